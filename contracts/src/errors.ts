@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/**
+ * Stable error codes carried on the bus (in `tasks.rejected`, `tasks.failed`,
+ * step results and tool results). Codes never change meaning; new ones may be added.
+ */
+export const ErrorCode = z.enum([
+  "INVALID_JSON",
+  "VALIDATION_FAILED",
+  "PAYLOAD_TOO_LARGE",
+  "PLANNER_UNAVAILABLE",
+  "UNKNOWN_AGENT",
+  "UNKNOWN_TOOL",
+  "INVALID_ARGUMENTS",
+  "UNRESOLVED_REFERENCE",
+  "TOOL_TIMEOUT",
+  "TOOL_FAILED",
+  "TOOL_REFUSED",
+  "TOOL_OUTPUT_TOO_LARGE",
+  "LLM_UNAVAILABLE",
+  "STEP_FAILED",
+  "DEPENDENCY_FAILED",
+  "TASK_TIMEOUT",
+  "INTERNAL",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** One offending field: `path` as a dotted path (`plan.steps.2.dependsOn.0`), `message` for a person. */
+export const FieldIssue = z.object({
+  path: z.string(),
+  message: z.string(),
+});
+export type FieldIssue = z.infer<typeof FieldIssue>;
+
+/** An error as it travels on the bus. `retryable` tells a consumer whether trying again may succeed. */
+export const ErrorInfo = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  retryable: z.boolean().default(false),
+  issues: z.array(FieldIssue).optional(),
+});
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+/** Turns zod issues into `FieldIssue`s with dotted paths, prefixed by `prefix` when given. */
+export function toFieldIssues(error: z.ZodError, prefix?: string): FieldIssue[] {
+  return error.issues.map((issue) => {
+    const parts = issue.path.map((p) => String(p));
+    if (prefix) parts.unshift(prefix);
+    return { path: parts.join(".") || "(root)", message: issue.message };
+  });
+}

@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { AgentName } from "./agents.ts";
+import { ErrorInfo } from "./errors.ts";
+import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { Usage } from "./tool-result.ts";
+import { SchemaVersion } from "./version.ts";
+
+const base = { schemaVersion: SchemaVersion, taskId: TaskId, at: Timestamp };
+
+/**
+ * Lifecycle events on `tasks.events.<taskId>`, told apart by `type`. Kept in the
+ * BATON_EVENTS stream so a client that starts watching late still sees the history.
+ */
+export const TaskEvent = z.discriminatedUnion("type", [
+  z.object({ ...base, type: z.literal("accepted"), goal: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("planned"),
+    source: z.enum(["submission", "llm"]),
+    steps: z.array(z.object({ id: StepId, agent: AgentName, dependsOn: z.array(StepId) })),
+  }),
+  z.object({ ...base, type: z.literal("step.dispatched"), stepId: StepId, agent: AgentName, attempt: z.number().int() }),
+  z.object({ ...base, type: z.literal("step.started"), stepId: StepId, agent: AgentName, worker: z.string(), attempt: z.number().int() }),
+  z.object({ ...base, type: z.literal("step.completed"), stepId: StepId, agent: AgentName, durationMs: z.number(), usage: Usage }),
+  z.object({ ...base, type: z.literal("step.failed"), stepId: StepId, agent: AgentName, durationMs: z.number(), error: ErrorInfo }),
+  z.object({ ...base, type: z.literal("synthesizing") }),
+  z.object({ ...base, type: z.literal("completed"), durationMs: z.number() }),
+  z.object({ ...base, type: z.literal("failed"), error: ErrorInfo, failedStep: StepId.optional() }),
+]);
+export type TaskEvent = z.infer<typeof TaskEvent>;
+
+/** The `type` values of {@link TaskEvent}. */
+export type TaskEventType = TaskEvent["type"];
+
+/** Event types after which no further event is published for a task. */
+export const TERMINAL_EVENT_TYPES: readonly TaskEventType[] = ["completed", "failed"];

@@ -1,0 +1,18 @@
+/**
+ * @baton/contracts — the bus API: every message as a versioned zod schema with a same-named
+ * inferred type, the subjects, and the JetStream streams, consumers and KV buckets as data.
+ */
+export * from "./agents.ts";
+export * from "./errors.ts";
+export * from "./events.ts";
+export * from "./ids.ts";
+export * from "./memory.ts";
+export * from "./plan.ts";
+export * from "./state.ts";
+export * from "./streams.ts";
+export * from "./subjects.ts";
+export * from "./task.ts";
+export * from "./tool-result.ts";
+export * from "./version.ts";
+export * from "./work.ts";
+export * from "./json-schema.ts";

@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { ErrorInfo } from "./errors.ts";
+import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { Plan } from "./plan.ts";
+import { StepOutcome } from "./task.ts";
+import { SchemaVersion } from "./version.ts";
+
+/** A step's place in its task's life: pending → dispatched → completed | failed | skipped. */
+export const StepStatus = z.enum(["pending", "dispatched", "completed", "failed", "skipped"]);
+export type StepStatus = z.infer<typeof StepStatus>;
+
+/** A task's place in its life. `completed` and `failed` are final. */
+export const TaskStatus = z.enum(["running", "synthesizing", "completed", "failed"]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+/**
+ * A task's durable state, one JSON value per task in the KV bucket `baton_tasks` (key = taskId).
+ * Written by the supervisor with compare-and-set on the KV revision; read by the CLI.
+ */
+export const TaskState = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  goal: z.string(),
+  plan: Plan,
+  status: TaskStatus,
+  steps: z.record(
+    StepId,
+    z.object({
+      status: StepStatus,
+      attempt: z.number().int().nonnegative(),
+      dispatchedAt: Timestamp.optional(),
+      outcome: StepOutcome.optional(),
+    }),
+  ),
+  error: ErrorInfo.optional(),
+  failedStep: StepId.optional(),
+  /** W3C traceparent of the span that accepted the task; later hops join this trace. */
+  traceparent: z.string().optional(),
+  tracestate: z.string().optional(),
+  acceptedAt: Timestamp,
+  deadlineAt: Timestamp,
+  finishedAt: Timestamp.optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type TaskState = z.infer<typeof TaskState>;

@@ -1,0 +1,173 @@
+import { AGENT_NAMES, type AgentName } from "./agents.ts";
+import { subjects } from "./subjects.ts";
+
+/** A JetStream stream, as data. Durations in ms; the provisioning code converts to nanoseconds. */
+export interface StreamSpec {
+  readonly name: string;
+  readonly subjects: readonly string[];
+  /** `workqueue`: a message is removed once acked; `limits`: kept until max age / per-subject limit. */
+  readonly retention: "workqueue" | "limits";
+  readonly storage: "file" | "memory";
+  /** Window in ms within which a repeated `Nats-Msg-Id` is dropped as a duplicate. */
+  readonly duplicateWindowMs: number;
+  /** Maximum age of a message in ms (0 = unlimited). */
+  readonly maxAgeMs: number;
+  /** Messages kept per subject (-1 = unlimited). */
+  readonly maxMsgsPerSubject: number;
+}
+
+/** A durable pull consumer, as data. Durations in ms. */
+export interface ConsumerSpec {
+  readonly stream: string;
+  readonly durable: string;
+  readonly filterSubject: string;
+  /** How long a delivered message may stay unacked before redelivery, in ms. */
+  readonly ackWaitMs: number;
+  /** Deliveries before the server gives up on a message (then a MAX_DELIVERIES advisory). */
+  readonly maxDeliver: number;
+  /** Unacked messages in flight across all replicas. */
+  readonly maxAckPending: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Task submissions from clients (any NATS client publishing on `tasks.submit` lands here). */
+export const SUBMISSIONS_STREAM: StreamSpec = {
+  name: "BATON_SUBMISSIONS",
+  subjects: [subjects.submit],
+  retention: "workqueue",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 0,
+  maxMsgsPerSubject: -1,
+};
+
+/** Step work for every agent type; one subject prefix and one consumer per agent. */
+export const WORK_STREAM: StreamSpec = {
+  name: "BATON_WORK",
+  subjects: [subjects.workAll],
+  retention: "workqueue",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 0,
+  maxMsgsPerSubject: -1,
+};
+
+/** Step results, consumed by the supervisor. */
+export const RESULTS_STREAM: StreamSpec = {
+  name: "BATON_RESULTS",
+  subjects: [subjects.resultsAll],
+  retention: "workqueue",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 0,
+  maxMsgsPerSubject: -1,
+};
+
+/** Synthesis requests, consumed by the synthesizer. */
+export const SYNTHESIS_STREAM: StreamSpec = {
+  name: "BATON_SYNTHESIS",
+  subjects: [subjects.synthesisAll],
+  retention: "workqueue",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 0,
+  maxMsgsPerSubject: -1,
+};
+
+/** Lifecycle events and rejections, kept 7 days so late watchers see the history. */
+export const EVENTS_STREAM: StreamSpec = {
+  name: "BATON_EVENTS",
+  subjects: [subjects.eventsAll, subjects.rejected],
+  retention: "limits",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 7 * DAY,
+  maxMsgsPerSubject: -1,
+};
+
+/** Outcomes, the last one per task kept 30 days so `baton result <taskId>` works later. */
+export const OUTCOMES_STREAM: StreamSpec = {
+  name: "BATON_OUTCOMES",
+  subjects: [subjects.completedAll, subjects.failedAll],
+  retention: "limits",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 30 * DAY,
+  maxMsgsPerSubject: 1,
+};
+
+/** Every stream Baton provisions. */
+export const STREAMS: readonly StreamSpec[] = [
+  SUBMISSIONS_STREAM,
+  WORK_STREAM,
+  RESULTS_STREAM,
+  SYNTHESIS_STREAM,
+  EVENTS_STREAM,
+  OUTCOMES_STREAM,
+];
+
+/** The supervisor's consumer of submissions. */
+export const SUBMISSIONS_CONSUMER: ConsumerSpec = {
+  stream: SUBMISSIONS_STREAM.name,
+  durable: "supervisor-submissions",
+  filterSubject: subjects.submit,
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  maxAckPending: 256,
+};
+
+/** The supervisor's consumer of step results. */
+export const RESULTS_CONSUMER: ConsumerSpec = {
+  stream: RESULTS_STREAM.name,
+  durable: "supervisor-results",
+  filterSubject: subjects.resultsAll,
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  maxAckPending: 1024,
+};
+
+/** The synthesizer's consumer of synthesis requests. */
+export const SYNTHESIS_CONSUMER: ConsumerSpec = {
+  stream: SYNTHESIS_STREAM.name,
+  durable: "synthesizer",
+  filterSubject: subjects.synthesisAll,
+  ackWaitMs: 60_000,
+  maxDeliver: 5,
+  maxAckPending: 256,
+};
+
+/** The one durable consumer shared by every replica of an agent's worker service. */
+export function workConsumer(agent: AgentName): ConsumerSpec {
+  return {
+    stream: WORK_STREAM.name,
+    durable: `${agent}-agent`,
+    filterSubject: subjects.workOf(agent),
+    ackWaitMs: 120_000,
+    maxDeliver: 5,
+    maxAckPending: 1024,
+  };
+}
+
+/** Every consumer Baton provisions. */
+export const CONSUMERS: readonly ConsumerSpec[] = [
+  SUBMISSIONS_CONSUMER,
+  RESULTS_CONSUMER,
+  SYNTHESIS_CONSUMER,
+  ...AGENT_NAMES.map(workConsumer),
+];
+
+/** JetStream KV buckets: task state (CAS on revision) and the embedded memory store. */
+export const KV_BUCKETS = {
+  tasks: { name: "baton_tasks", history: 1 },
+  memory: { name: "baton_memory", history: 1 },
+} as const;
+
+/** Message headers Baton sets besides the W3C trace context headers. */
+export const HEADERS = {
+  /** JetStream de-duplication id. */
+  msgId: "Nats-Msg-Id",
+  taskId: "Baton-Task-Id",
+  stepId: "Baton-Step-Id",
+} as const;

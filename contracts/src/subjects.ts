@@ -1,0 +1,27 @@
+import type { AgentName } from "./agents.ts";
+
+/**
+ * Every NATS subject Baton uses, in one place. Tokens are ids validated by `Identifier`
+ * (no dots or wildcards), so a builder never produces a wider subject than intended.
+ */
+export const subjects = {
+  /** Clients publish {@link TaskSubmission} JSON here. */
+  submit: "tasks.submit",
+  /** {@link TaskRejected} for every submission that could not be accepted. */
+  rejected: "tasks.rejected",
+  completed: (taskId: string) => `tasks.completed.${taskId}`,
+  completedAll: "tasks.completed.*",
+  failed: (taskId: string) => `tasks.failed.${taskId}`,
+  failedAll: "tasks.failed.*",
+  /** Both outcome subjects of one task. */
+  outcomes: (taskId: string) => [`tasks.completed.${taskId}`, `tasks.failed.${taskId}`] as const,
+  events: (taskId: string) => `tasks.events.${taskId}`,
+  eventsAll: "tasks.events.*",
+  work: (agent: AgentName, taskId: string, stepId: string) => `work.${agent}.${taskId}.${stepId}`,
+  workOf: (agent: AgentName) => `work.${agent}.>`,
+  workAll: "work.>",
+  result: (taskId: string, stepId: string) => `results.${taskId}.${stepId}`,
+  resultsAll: "results.>",
+  synthesis: (taskId: string) => `synthesis.${taskId}`,
+  synthesisAll: "synthesis.*",
+} as const;

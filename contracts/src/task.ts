@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { AgentName } from "./agents.ts";
+import { ErrorInfo } from "./errors.ts";
+import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { Plan } from "./plan.ts";
+import { ToolCallResult, Usage } from "./tool-result.ts";
+import { SchemaVersion } from "./version.ts";
+
+/**
+ * Published by clients on `tasks.submit` (JSON). `taskId` is the idempotency key: the same
+ * taskId submitted twice runs once (generated when absent). Without `plan`, the supervisor's
+ * LLM planner decomposes `goal`; with no LLM configured such a submission is rejected.
+ */
+export const TaskSubmission = z.object({
+  schemaVersion: SchemaVersion.default(1),
+  taskId: TaskId.optional(),
+  goal: z.string().trim().min(1, "must not be empty").max(10_000),
+  plan: Plan.optional(),
+  /** Wall-clock limit for the whole task in ms; default: the supervisor's TASK_TIMEOUT_MS. */
+  timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+  /** Free-form labels copied to events and the outcome (at most 32; values ≤ 256 chars). */
+  metadata: z.record(z.string().max(64), z.string().max(256)).optional(),
+});
+export type TaskSubmission = z.infer<typeof TaskSubmission>;
+
+/** Published on `tasks.rejected` when a submission cannot be accepted. Never silently dropped. */
+export const TaskRejected = z.object({
+  schemaVersion: SchemaVersion,
+  /** The submission's taskId when it could be read, else null. */
+  taskId: z.string().nullable(),
+  error: ErrorInfo,
+  receivedBytes: z.number().int().nonnegative(),
+  at: Timestamp,
+});
+export type TaskRejected = z.infer<typeof TaskRejected>;
+
+/** A step's final record in an outcome. Times in ms; `output` is the last tool call's output. */
+export const StepOutcome = z.object({
+  stepId: StepId,
+  agent: AgentName,
+  status: z.enum(["completed", "failed", "skipped"]),
+  output: z.unknown().optional(),
+  toolCalls: z.array(ToolCallResult).default([]),
+  error: ErrorInfo.optional(),
+  attempt: z.number().int().nonnegative(),
+  worker: z.string().optional(),
+  startedAt: Timestamp.optional(),
+  finishedAt: Timestamp.optional(),
+  durationMs: z.number().nonnegative().optional(),
+  usage: Usage,
+});
+export type StepOutcome = z.infer<typeof StepOutcome>;
+
+/** Task timings: timestamps plus `durationMs` from acceptance to outcome. */
+export const TaskTimings = z.object({
+  acceptedAt: Timestamp,
+  finishedAt: Timestamp,
+  durationMs: z.number().nonnegative(),
+});
+export type TaskTimings = z.infer<typeof TaskTimings>;
+
+/** Published once on `tasks.completed.<taskId>`. `answer` is Markdown. */
+export const TaskCompleted = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  goal: z.string(),
+  answer: z.string(),
+  answerFormat: z.literal("markdown"),
+  steps: z.array(StepOutcome),
+  timings: TaskTimings,
+  usage: Usage,
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type TaskCompleted = z.infer<typeof TaskCompleted>;
+
+/** Published once on `tasks.failed.<taskId>`, with the partial step results. */
+export const TaskFailed = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  goal: z.string(),
+  error: ErrorInfo,
+  failedStep: StepId.optional(),
+  steps: z.array(StepOutcome),
+  timings: TaskTimings,
+  usage: Usage,
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type TaskFailed = z.infer<typeof TaskFailed>;
+
+/** Either outcome, told apart by `status`. */
+export const TaskOutcome = z.discriminatedUnion("status", [
+  TaskCompleted.extend({ status: z.literal("completed") }),
+  TaskFailed.extend({ status: z.literal("failed") }),
+]);
+export type TaskOutcome = z.infer<typeof TaskOutcome>;

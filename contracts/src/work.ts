@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { AgentName } from "./agents.ts";
+import { ErrorInfo } from "./errors.ts";
+import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { Plan, ToolCallSpec } from "./plan.ts";
+import { StepOutcome } from "./task.ts";
+import { ToolCallResult, Usage } from "./tool-result.ts";
+import { SchemaVersion } from "./version.ts";
+
+/**
+ * A step dispatched to a worker on `work.<agent>.<taskId>.<stepId>`. `toolCalls` have their
+ * `$fromStep` references already resolved; `inputs` holds each direct dependency's output.
+ */
+export const StepWork = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  stepId: StepId,
+  agent: AgentName,
+  goal: z.string(),
+  instruction: z.string(),
+  toolCalls: z.array(ToolCallSpec),
+  inputs: z.record(StepId, z.unknown()),
+  attempt: z.number().int().positive(),
+  /** Step wall-clock limit in ms, when the plan set one. */
+  timeoutMs: z.number().int().positive().optional(),
+  dispatchedAt: Timestamp,
+});
+export type StepWork = z.infer<typeof StepWork>;
+
+/** A worker's report for one step, on `results.<taskId>.<stepId>`. */
+export const StepResult = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  stepId: StepId,
+  agent: AgentName,
+  status: z.enum(["completed", "failed"]),
+  output: z.unknown().optional(),
+  toolCalls: z.array(ToolCallResult),
+  error: ErrorInfo.optional(),
+  attempt: z.number().int().positive(),
+  worker: z.string(),
+  startedAt: Timestamp,
+  finishedAt: Timestamp,
+  durationMs: z.number().nonnegative(),
+  usage: Usage,
+});
+export type StepResult = z.infer<typeof StepResult>;
+
+/** Sent by the supervisor on `synthesis.<taskId>` once every step has finished. */
+export const SynthesisRequest = z.object({
+  schemaVersion: SchemaVersion,
+  taskId: TaskId,
+  goal: z.string(),
+  plan: Plan,
+  steps: z.array(StepOutcome),
+  acceptedAt: Timestamp,
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type SynthesisRequest = z.infer<typeof SynthesisRequest>;

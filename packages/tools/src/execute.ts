@@ -1,0 +1,102 @@
+import type { ErrorInfo, ToolCallResult, ToolCallSpec } from "@baton/contracts";
+import { toFieldIssues } from "@baton/contracts";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
+import type { ToolRegistry } from "./registry.ts";
+import { type ToolContext, ToolError } from "./tool.ts";
+
+/** Options of {@link executeToolCall}. */
+export interface ExecuteOptions {
+  /** Largest JSON-serialized output accepted, in bytes; larger → `TOOL_OUTPUT_TOO_LARGE`. Default 262,144. */
+  readonly maxOutputBytes?: number;
+  /** Record tool arguments on the span (off by default: payloads stay out of traces). */
+  readonly recordArgs?: boolean;
+}
+
+const tracer = trace.getTracer("@baton/tools");
+
+/**
+ * Runs one tool call: looks the tool up, validates `args` with its zod schema, runs it under
+ * its timeout (cockatiel, aggressive: the call's promise is abandoned and its signal aborted),
+ * and caps the output size. Never throws for tool problems: unknown tool, invalid arguments,
+ * timeout, a thrown error and an oversized output all come back as `{ ok: false, error }`.
+ * One span per call, named `execute_tool <name>` (OTel GenAI semantic conventions).
+ */
+export async function executeToolCall(
+  registry: ToolRegistry,
+  call: ToolCallSpec,
+  ctx: ToolContext,
+  options: ExecuteOptions = {},
+): Promise<ToolCallResult> {
+  const started = performance.now();
+  const maxOutputBytes = options.maxOutputBytes ?? 262_144;
+  return tracer.startActiveSpan(`execute_tool ${call.tool}`, { kind: SpanKind.INTERNAL }, async (span) => {
+    span.setAttributes({
+      "gen_ai.operation.name": "execute_tool",
+      "gen_ai.tool.name": call.tool,
+      "baton.task.id": ctx.taskId,
+      "baton.step.id": ctx.stepId,
+    });
+    if (options.recordArgs) span.setAttribute("gen_ai.tool.call.arguments", JSON.stringify(call.args));
+    const fail = (error: ErrorInfo): ToolCallResult => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.setAttribute("error.type", error.code);
+      return { tool: call.tool, args: call.args, ok: false as const, error, durationMs: performance.now() - started };
+    };
+    try {
+      const tool = registry.get(call.tool);
+      if (!tool) {
+        return fail({
+          code: "UNKNOWN_TOOL",
+          message: `unknown tool "${call.tool}"; this agent has: ${registry.names().join(", ")}`,
+          retryable: false,
+        });
+      }
+      const parsed = tool.input.safeParse(call.args);
+      if (!parsed.success) {
+        return fail({
+          code: "INVALID_ARGUMENTS",
+          message: `invalid arguments for ${call.tool}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+          retryable: false,
+          issues: toFieldIssues(parsed.error, "args"),
+        });
+      }
+      const policy = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
+      const output = await policy.execute(
+        ({ signal }) => tool.execute(parsed.data, { ...ctx, signal }),
+        ctx.signal,
+      );
+      const size = Buffer.byteLength(JSON.stringify(output ?? null));
+      if (size > maxOutputBytes) {
+        return fail({
+          code: "TOOL_OUTPUT_TOO_LARGE",
+          message: `${call.tool} returned ${size} bytes of JSON; the limit is ${maxOutputBytes}`,
+          retryable: false,
+        });
+      }
+      return { tool: call.tool, args: call.args, ok: true as const, output: output ?? null, durationMs: performance.now() - started };
+    } catch (error) {
+      if (error instanceof TaskCancelledError) {
+        const tool = registry.get(call.tool);
+        return fail({
+          code: "TOOL_TIMEOUT",
+          message: ctx.signal.aborted
+            ? `${call.tool} was cancelled`
+            : `${call.tool} exceeded its ${tool?.timeoutMs ?? "?"} ms timeout`,
+          retryable: true,
+        });
+      }
+      if (error instanceof ToolError) {
+        return fail({ code: error.code, message: error.message, retryable: error.retryable });
+      }
+      span.recordException(error instanceof Error ? error : new Error(String(error)));
+      return fail({
+        code: "TOOL_FAILED",
+        message: `${call.tool} failed: ${error instanceof Error ? error.message : String(error)}`,
+        retryable: false,
+      });
+    } finally {
+      span.end();
+    }
+  });
+}

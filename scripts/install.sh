@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the project's dependencies with Node 24 (npm ci when the lockfile
+# is newer than node_modules).
+set -euo pipefail
+source "$(dirname "$0")/node-env.sh"
+cd "$BATON_ROOT"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
