@@ -7,7 +7,8 @@ export const ToolCallResult = z.discriminatedUnion("ok", [
     tool: z.string(),
     args: z.record(z.string(), z.unknown()),
     ok: z.literal(true),
-    output: z.unknown(),
+    /** Omitted in task state for all but the step's last call (the step's `output`). */
+    output: z.unknown().optional(),
     durationMs: z.number().nonnegative(),
   }),
   z.object({

@@ -1,1 +1,35 @@
-export {};
+/**
+ * @baton/core — what every Baton service shares: configuration, the error taxonomy, logging,
+ * tracing, the NATS connection, stream/consumer provisioning, typed publish and consume with
+ * validation, lifecycle events, graceful shutdown, and a local nats-server launcher.
+ */
+export { backoffDelayMs, sleep } from "./backoff.ts";
+export { type Decoded, decodeJson, encodeJson } from "./codec.ts";
+export { BaseServiceEnv, envBoolean, envPositiveInt, loadConfig } from "./config.ts";
+export { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from "./consumer-loop.ts";
+export { BatonError, ConfigError, isRetryable, toErrorInfo, TransientError, ValidationError } from "./errors.ts";
+export { publishTaskEvent, type TaskEventInput } from "./events.ts";
+export {
+  freePort,
+  type LocalNatsOptions,
+  type LocalNatsServer,
+  natsServerAvailable,
+  startLocalNatsServer,
+} from "./local-nats.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { connectNats, type NatsConnection } from "./nats.ts";
+export { ensureConsumer, ensureStream, openKv, provisionAll, streamConfig } from "./provision.ts";
+export { type PublishOptions, publishMessage } from "./publish.ts";
+export { runMain, type ServiceContext, startService } from "./service.ts";
+export {
+  contextFromCarrier,
+  currentTraceCarrier,
+  extractTraceContext,
+  failSpan,
+  initTracing,
+  injectTraceHeaders,
+  SpanKind,
+  type Tracing,
+  type TracingOptions,
+} from "./tracing.ts";
+export { TaskStore, type Versioned } from "./task-store.ts";

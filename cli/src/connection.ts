@@ -1,0 +1,45 @@
+import { connectNats, type NatsConnection } from "@baton/core";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { natsError } from "./cli-error.ts";
+
+/** An open NATS connection with its JetStream client and manager. */
+export interface CliConnection {
+  readonly url: string;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /** Closes the connection (idempotent, never throws). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to NATS at `url` (comma-separated server URLs) and checks that JetStream answers.
+ * @throws CliError (exit 1) with a clear message when the server is unreachable or has no JetStream.
+ */
+export async function openConnection(url: string): Promise<CliConnection> {
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(url, "baton-cli");
+  } catch (error) {
+    throw natsError(error, url);
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    let closed = false;
+    return {
+      url,
+      nc,
+      js,
+      jsm,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await nc.close().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw natsError(error, url);
+  }
+}

@@ -1,0 +1,145 @@
+import type { ConsumerSpec } from "@baton/contracts";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { context, SpanKind, trace } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { backoffDelayMs, sleep } from "./backoff.ts";
+import { isRetryable } from "./errors.ts";
+import { extractTraceContext, failSpan } from "./tracing.ts";
+
+const tracer = trace.getTracer("@baton/core");
+
+/**
+ * Handles one message. Resolve → the loop acks it. Throw a retryable error → `nak` with
+ * exponential backoff; a non-retryable one → `term()` (the handler must already have reported
+ * the failure on the bus: nothing is dropped silently). `signal` aborts when shutdown's grace ends.
+ */
+export type MessageHandler = (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+
+/** Options of {@link ConsumerLoop}. */
+export interface ConsumerLoopOptions {
+  readonly spec: ConsumerSpec;
+  /** Messages handled at once by this process; never more are pulled than slots are free. Default 1. */
+  readonly concurrency?: number;
+  /** Low-cardinality subject template for span names, e.g. `work.research.{taskId}.{stepId}`. */
+  readonly template: string;
+  readonly logger: Logger;
+  /** How long one pull request waits for a message, in ms. Default 5,000. */
+  readonly pullExpiresMs?: number;
+}
+
+/**
+ * Pulls from a durable consumer with `concurrency` slots, each holding at most one message,
+ * so a replica never holds work that another replica could run. Each message is processed
+ * inside a CONSUMER span `process <template>` whose parent is the trace context in its headers.
+ */
+export class ConsumerLoop {
+  readonly #js: JetStreamClient;
+  readonly #options: ConsumerLoopOptions;
+  readonly #handler: MessageHandler;
+  readonly #batches = new Set<ConsumerMessages>();
+  readonly #inFlight = new Set<JsMsg>();
+  readonly #abort = new AbortController();
+  #slots: Promise<void>[] = [];
+  #stopping = false;
+
+  constructor(js: JetStreamClient, options: ConsumerLoopOptions, handler: MessageHandler) {
+    this.#js = js;
+    this.#options = options;
+    this.#handler = handler;
+  }
+
+  /** Number of messages being handled right now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Starts the pull slots. */
+  start(): void {
+    const n = Math.max(1, this.#options.concurrency ?? 1);
+    this.#slots = Array.from({ length: n }, (_, i) => this.#runSlot(i));
+  }
+
+  /**
+   * Stops pulling, waits up to `graceMs` for in-flight messages, then aborts their handlers and
+   * hands them back with `nak()` so another replica takes them at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    for (const batch of this.#batches) batch.stop();
+    const done = Promise.all(this.#slots);
+    const timedOut = await Promise.race([done.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut) {
+      this.#options.logger.warn({ inFlight: this.#inFlight.size }, "shutdown grace over: handing back in-flight messages");
+      for (const m of this.#inFlight) m.nak();
+      this.#abort.abort();
+      await Promise.race([done, sleep(1_000)]);
+    }
+  }
+
+  async #runSlot(slot: number): Promise<void> {
+    const { spec, logger } = this.#options;
+    while (!this.#stopping) {
+      let batch: ConsumerMessages | undefined;
+      try {
+        const consumer = await this.#js.consumers.get(spec.stream, spec.durable);
+        batch = await consumer.fetch({ max_messages: 1, expires: this.#options.pullExpiresMs ?? 5_000 });
+        this.#batches.add(batch);
+        if (this.#stopping) batch.stop();
+        for await (const msg of batch) {
+          if (this.#stopping) {
+            msg.nak(); // pulled after stop began: hand it back at once
+            continue;
+          }
+          await this.#handle(msg);
+        }
+      } catch (error) {
+        if (this.#stopping) break;
+        logger.warn({ err: error, slot, consumer: spec.durable }, "pull failed; retrying");
+        await sleep(500, this.#abort.signal);
+      } finally {
+        if (batch) this.#batches.delete(batch);
+      }
+    }
+  }
+
+  async #handle(msg: JsMsg): Promise<void> {
+    const { spec, template, logger } = this.#options;
+    this.#inFlight.add(msg);
+    const parent = extractTraceContext(msg.headers);
+    try {
+      await context.with(parent, () =>
+        tracer.startActiveSpan(`process ${template}`, { kind: SpanKind.CONSUMER }, async (span) => {
+          span.setAttributes({
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": msg.subject,
+            "messaging.destination.template": template,
+            "messaging.consumer.group.name": spec.durable,
+            "messaging.message.body.size": msg.data.byteLength,
+            "messaging.nats.stream.sequence": msg.seq,
+            "messaging.nats.delivery_count": msg.info.deliveryCount,
+          });
+          try {
+            await this.#handler(msg, this.#abort.signal);
+            msg.ack();
+          } catch (error) {
+            failSpan(span, error);
+            if (isRetryable(error)) {
+              const delay = backoffDelayMs(msg.info.deliveryCount);
+              logger.warn({ err: error, subject: msg.subject, delayMs: delay }, "handler failed; nak with delay");
+              msg.nak(delay);
+            } else {
+              logger.error({ err: error, subject: msg.subject }, "handler failed permanently; term");
+              msg.term();
+            }
+          } finally {
+            span.end();
+          }
+        }),
+      );
+    } finally {
+      this.#inFlight.delete(msg);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { ErrorCode, ErrorInfo, FieldIssue } from "@baton/contracts";
+
+/**
+ * Base of Baton's error taxonomy (after Temporal's TypeScript SDK): every error has a stable
+ * `code` and says whether retrying may succeed. Consumers map retryable errors to `nak`
+ * with a delay and the rest to a failure report followed by `term()`.
+ */
+export class BatonError extends Error {
+  override readonly name: string = "BatonError";
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly issues: FieldIssue[] | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown; issues?: FieldIssue[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.issues = options.issues;
+  }
+
+  /** The error as it travels on the bus. */
+  toInfo(): ErrorInfo {
+    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.issues ? { issues: this.issues } : {}) };
+  }
+}
+
+/** A message or value failed its zod schema. Not retryable. */
+export class ValidationError extends BatonError {
+  override readonly name = "ValidationError";
+  constructor(message: string, issues: FieldIssue[], code: ErrorCode = "VALIDATION_FAILED") {
+    super(code, message, { retryable: false, issues });
+  }
+}
+
+/** A dependency (NATS, KV, a store) failed in a way that may pass: retryable. */
+export class TransientError extends BatonError {
+  override readonly name = "TransientError";
+  constructor(message: string, cause?: unknown) {
+    super("INTERNAL", message, { retryable: true, cause });
+  }
+}
+
+/** A service's environment failed its config schema; the message lists each variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "CONFIG_INVALID" as const;
+  readonly retryable = false;
+}
+
+/** Converts anything thrown into bus error info (unknown errors become retryable INTERNAL). */
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof BatonError) return error.toInfo();
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: "INTERNAL", message, retryable: true };
+}
+
+/** Whether retrying the operation that threw `error` may succeed (unknown errors: yes). */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof BatonError || error instanceof ConfigError) return error.retryable;
+  return true;
+}

@@ -1,0 +1,83 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { CONSUMERS, type ConsumerSpec, KV_BUCKETS, STREAMS, type StreamSpec } from "@baton/contracts";
+
+/** The JetStream stream config for a {@link StreamSpec} (durations converted ms → ns). */
+export function streamConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    retention: spec.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    storage: spec.storage === "file" ? StorageType.File : StorageType.Memory,
+    duplicate_window: nanos(spec.duplicateWindowMs),
+    max_age: nanos(spec.maxAgeMs),
+    max_msgs_per_subject: spec.maxMsgsPerSubject,
+    num_replicas: 1,
+  };
+}
+
+/** Creates the stream, or updates it to `spec` when it exists. Safe to call from every replica. */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const config = streamConfig(spec);
+  try {
+    await jsm.streams.info(spec.name);
+  } catch {
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (error) {
+      // Another replica created it between our info() and add(): fall through to update.
+      if (!String(error).includes("already in use")) throw error;
+    }
+  }
+  await jsm.streams.update(spec.name, config);
+}
+
+/** Creates the durable pull consumer, or updates its mutable settings when it exists. */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  const config = {
+    durable_name: spec.durable,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(spec.ackWaitMs),
+    max_deliver: spec.maxDeliver,
+    max_ack_pending: spec.maxAckPending,
+  };
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+    await jsm.consumers.update(spec.stream, spec.durable, {
+      ack_wait: config.ack_wait,
+      max_deliver: config.max_deliver,
+      max_ack_pending: config.max_ack_pending,
+    });
+  } catch (error) {
+    if (!String(error).includes("consumer not found")) throw error;
+    await jsm.consumers.add(spec.stream, config);
+  }
+}
+
+/** Opens (creating when absent) a KV bucket. */
+export async function openKv(nc: NatsConnection, bucket: { name: string; history: number }): Promise<KV> {
+  return new Kvm(nc).create(bucket.name, { history: bucket.history });
+}
+
+/**
+ * Provisions every Baton stream and consumer and the task-state KV bucket (idempotent).
+ * Each service calls it at start, so a fresh nats-server needs no setup step.
+ */
+export async function provisionAll(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of STREAMS) await ensureStream(jsm, stream);
+  for (const consumer of CONSUMERS) await ensureConsumer(jsm, consumer);
+  await openKv(nc, KV_BUCKETS.tasks);
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { sleep } from "./backoff.ts";
+import type { BaseServiceEnv } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { connectNats } from "./nats.ts";
+import { provisionAll } from "./provision.ts";
+import { initTracing, type Tracing } from "./tracing.ts";
+
+/** What a running service is given by {@link startService}. */
+export interface ServiceContext {
+  readonly name: string;
+  /** Unique per process: `<name>-<8 hex>` unless SERVICE_INSTANCE_ID is set. */
+  readonly instanceId: string;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly logger: Logger;
+  readonly tracing: Tracing;
+  /** Registers a step of graceful shutdown; steps run in reverse order of registration. */
+  onShutdown(step: (graceMs: number) => Promise<void>): void;
+  /** Runs the shutdown steps, drains the connection and flushes traces. Idempotent. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * Starts the common part of a service: tracing, logging, the NATS connection (retried for
+ * `connectTimeoutMs`, default 30,000 ms, so services may start before the server), stream,
+ * consumer and KV provisioning, and SIGTERM/SIGINT handlers that shut down gracefully and exit 0.
+ * @throws the last connection error when NATS stays unreachable.
+ */
+export async function startService(
+  name: string,
+  env: BaseServiceEnv,
+  options: { connectTimeoutMs?: number; handleSignals?: boolean } = {},
+): Promise<ServiceContext> {
+  const instanceId = env.SERVICE_INSTANCE_ID ?? `${name}-${randomUUID().slice(0, 8)}`;
+  const logger = createLogger({ service: name, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY }).child({ instance: instanceId });
+  const tracing = initTracing({
+    serviceName: env.OTEL_SERVICE_NAME ?? name,
+    serviceInstanceId: instanceId,
+    endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    logger,
+  });
+  const nc = await connectWithRetry(env.NATS_URL, instanceId, logger, options.connectTimeoutMs ?? 30_000);
+  await provisionAll(nc);
+  const js = jetstream(nc);
+  const steps: ((graceMs: number) => Promise<void>)[] = [];
+  let stopping: Promise<void> | undefined;
+  const ctx: ServiceContext = {
+    name,
+    instanceId,
+    nc,
+    js,
+    logger,
+    tracing,
+    onShutdown: (step) => steps.push(step),
+    shutdown(reason) {
+      stopping ??= (async () => {
+        logger.info({ reason }, "shutting down");
+        for (const step of [...steps].reverse()) {
+          try {
+            await step(env.SHUTDOWN_GRACE_MS);
+          } catch (error) {
+            logger.error({ err: error }, "shutdown step failed");
+          }
+        }
+        try {
+          await nc.drain();
+        } catch (error) {
+          logger.warn({ err: error }, "drain failed");
+        }
+        await tracing.shutdown();
+        logger.info("stopped");
+      })();
+      return stopping;
+    },
+  };
+  if (options.handleSignals ?? true) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        void ctx.shutdown(signal).then(() => process.exit(0));
+      });
+    }
+  }
+  logger.info({ nats: env.NATS_URL, tracing: tracing.enabled }, "started");
+  return ctx;
+}
+
+async function connectWithRetry(url: string, name: string, logger: Logger, timeoutMs: number): Promise<NatsConnection> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await connectNats(url, name, logger);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      logger.warn({ err: error, nats: url }, "NATS not reachable yet; retrying");
+      await sleep(500);
+    }
+  }
+}
+
+/**
+ * Entry-point helper for a service's `main.ts`: runs `start`, and on a start-up failure
+ * (bad configuration, unreachable NATS) prints the error and exits with code 1.
+ */
+export function runMain(start: () => Promise<unknown>): void {
+  start().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+    process.exit(1);
+  });
+}

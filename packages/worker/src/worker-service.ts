@@ -1,0 +1,162 @@
+import {
+  type AgentName,
+  type ErrorInfo,
+  StepId,
+  StepResult,
+  StepWork,
+  subjects,
+  TaskId,
+  workConsumer,
+} from "@baton/contracts";
+import { ConsumerLoop, decodeJson, publishMessage, publishTaskEvent, type ServiceContext, startService } from "@baton/core";
+import { type Tool, ToolRegistry } from "@baton/tools";
+import type { JsMsg } from "@nats-io/jetstream";
+import { trace } from "@opentelemetry/api";
+import type { WorkerEnv } from "./config.ts";
+import { runStepToolCalls } from "./run-step.ts";
+
+/** Options of {@link runWorkerService}. */
+export interface WorkerServiceOptions {
+  readonly agent: AgentName;
+  readonly env: WorkerEnv;
+  /** The agent's own tool set (least privilege: no other agent's tools). */
+  readonly tools: readonly Tool[];
+  /** Released after the consumer stops (e.g. closing a database). */
+  readonly close?: () => Promise<void> | void;
+}
+
+/**
+ * Runs a worker agent service: every replica pulls from the agent's one durable consumer
+ * (`<agent>-agent` on `work.<agent>.>`), runs each step's tool calls, publishes the
+ * {@link StepResult} on `results.<taskId>.<stepId>`, then acks. Bad work items yield a failed
+ * result naming the field, never a crash.
+ */
+export async function runWorkerService(options: WorkerServiceOptions): Promise<ServiceContext> {
+  const { agent, env } = options;
+  const service = await startService(`${agent}-agent`, env);
+  const registry = new ToolRegistry(options.tools);
+  const loop = new ConsumerLoop(
+    service.js,
+    {
+      spec: workConsumer(agent),
+      concurrency: env.WORKER_CONCURRENCY,
+      template: `work.${agent}.{taskId}.{stepId}`,
+      logger: service.logger,
+    },
+    (msg, signal) => handleWork(service, registry, options, msg, signal),
+  );
+  loop.start();
+  service.onShutdown(async () => {
+    await options.close?.();
+  });
+  service.onShutdown((graceMs) => loop.stop(graceMs));
+  service.logger.info({ agent, tools: registry.names(), concurrency: env.WORKER_CONCURRENCY }, "worker ready");
+  return service;
+}
+
+async function handleWork(
+  service: ServiceContext,
+  registry: ToolRegistry,
+  options: WorkerServiceOptions,
+  msg: JsMsg,
+  shutdownSignal: AbortSignal,
+): Promise<void> {
+  const { agent, env } = options;
+  const startedAt = new Date();
+  const decoded = decodeJson(msg.data, StepWork);
+  if (!decoded.ok) {
+    await reportUndecodable(service, agent, msg, decoded.error, startedAt);
+    return;
+  }
+  const work = decoded.value;
+  const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
+  trace.getActiveSpan()?.setAttributes({ "baton.task.id": work.taskId, "baton.step.id": work.stepId, "baton.agent": agent });
+  await publishTaskEvent(
+    service.js,
+    { type: "step.started", taskId: work.taskId, stepId: work.stepId, agent, worker: service.instanceId, attempt: work.attempt },
+    log,
+  );
+  log.info({ tools: work.toolCalls.map((c) => c.tool) }, "step started");
+  const signal = AbortSignal.any([shutdownSignal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
+  const run =
+    work.agent === agent
+      ? await runStepToolCalls(work, registry, signal, env.MAX_TOOL_OUTPUT_BYTES)
+      : {
+          status: "failed" as const,
+          toolCalls: [],
+          error: { code: "UNKNOWN_AGENT" as const, message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false },
+        };
+  const finishedAt = new Date();
+  const durationMs = finishedAt.getTime() - startedAt.getTime();
+  const usage = { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  await publishMessage(
+    service.js,
+    subjects.result(work.taskId, work.stepId),
+    StepResult,
+    {
+      schemaVersion: 1,
+      taskId: work.taskId,
+      stepId: work.stepId,
+      agent,
+      status: run.status,
+      ...(run.output !== undefined ? { output: run.output } : {}),
+      toolCalls: run.toolCalls,
+      ...(run.error ? { error: run.error } : {}),
+      attempt: work.attempt,
+      worker: service.instanceId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs,
+      usage,
+    },
+    { msgId: `result-${work.taskId}-${work.stepId}-${work.attempt}`, template: "results.{taskId}.{stepId}" },
+  );
+  await publishTaskEvent(
+    service.js,
+    run.status === "completed"
+      ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
+      : { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, error: run.error as ErrorInfo },
+    log,
+  );
+  log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
+}
+
+/**
+ * A work item that fails its schema still names its task and step in the subject
+ * (`work.<agent>.<taskId>.<stepId>`): report a failed result so the task does not wait forever.
+ */
+async function reportUndecodable(
+  service: ServiceContext,
+  agent: AgentName,
+  msg: JsMsg,
+  error: ErrorInfo,
+  startedAt: Date,
+): Promise<void> {
+  const [, , taskToken, stepToken] = msg.subject.split(".");
+  const taskId = TaskId.safeParse(taskToken);
+  const stepId = StepId.safeParse(stepToken);
+  service.logger.error({ subject: msg.subject, error }, "invalid work item");
+  if (!taskId.success || !stepId.success) return; // no task to report to; logged above, then acked
+  const now = new Date();
+  await publishMessage(
+    service.js,
+    subjects.result(taskId.data, stepId.data),
+    StepResult,
+    {
+      schemaVersion: 1,
+      taskId: taskId.data,
+      stepId: stepId.data,
+      agent,
+      status: "failed",
+      toolCalls: [],
+      error,
+      attempt: msg.info.deliveryCount,
+      worker: service.instanceId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now.toISOString(),
+      durationMs: now.getTime() - startedAt.getTime(),
+      usage: { toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    },
+    { msgId: `result-${taskId.data}-${stepId.data}-invalid-${msg.seq}`, template: "results.{taskId}.{stepId}" },
+  );
+}

@@ -1,0 +1,4 @@
+import { loadConfig, runMain } from "@baton/core";
+import { CodeAgentEnv, runCodeAgent } from "./index.ts";
+
+runMain(() => runCodeAgent(loadConfig(CodeAgentEnv)));

@@ -1,0 +1,66 @@
+import { addUsage, StepWork, SynthesisRequest, subjects, TaskFailed, type TaskState, ZERO_USAGE } from "@baton/contracts";
+import { type Logger, publishMessage, publishTaskEvent } from "@baton/core";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { stepOutcomes, type Transition } from "./task-machine.ts";
+
+/**
+ * Carries out a stored transition: publishes work, the synthesis request or the failure
+ * outcome, then the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
+ * replaying a transition after a crash cannot dispatch a step or end a task twice.
+ */
+export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger): Promise<void> {
+  const { state } = t;
+  await Promise.all(
+    t.dispatch.map((work) =>
+      publishMessage(js, subjects.work(work.agent, work.taskId, work.stepId), StepWork, work, {
+        msgId: `work-${work.taskId}-${work.stepId}-${work.attempt}`,
+        template: `work.${work.agent}.{taskId}.{stepId}`,
+      }),
+    ),
+  );
+  if (t.synthesize) {
+    await publishMessage(
+      js,
+      subjects.synthesis(state.taskId),
+      SynthesisRequest,
+      {
+        schemaVersion: 1,
+        taskId: state.taskId,
+        goal: state.goal,
+        plan: state.plan,
+        steps: stepOutcomes(state),
+        acceptedAt: state.acceptedAt,
+        ...(state.metadata ? { metadata: state.metadata } : {}),
+      },
+      { msgId: `synth-${state.taskId}`, template: "synthesis.{taskId}" },
+    );
+  }
+  if (t.fail) await publishFailure(js, state);
+  for (const event of t.events) await publishTaskEvent(js, event, logger);
+}
+
+async function publishFailure(js: JetStreamClient, state: TaskState): Promise<void> {
+  const steps = stepOutcomes(state);
+  const finishedAt = state.finishedAt ?? new Date().toISOString();
+  await publishMessage(
+    js,
+    subjects.failed(state.taskId),
+    TaskFailed,
+    {
+      schemaVersion: 1,
+      taskId: state.taskId,
+      goal: state.goal,
+      error: state.error ?? { code: "INTERNAL", message: "task failed", retryable: false },
+      ...(state.failedStep ? { failedStep: state.failedStep } : {}),
+      steps,
+      timings: {
+        acceptedAt: state.acceptedAt,
+        finishedAt,
+        durationMs: Date.parse(finishedAt) - Date.parse(state.acceptedAt),
+      },
+      usage: steps.reduce((sum, s) => addUsage(sum, s.usage), ZERO_USAGE),
+      ...(state.metadata ? { metadata: state.metadata } : {}),
+    },
+    { msgId: `outcome-${state.taskId}`, template: "tasks.failed.{taskId}" },
+  );
+}

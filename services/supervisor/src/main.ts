@@ -1,0 +1,4 @@
+import { loadConfig, runMain } from "@baton/core";
+import { SupervisorEnv, runSupervisor } from "./index.ts";
+
+runMain(() => runSupervisor(loadConfig(SupervisorEnv)));

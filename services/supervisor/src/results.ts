@@ -1,0 +1,41 @@
+import { StepResult } from "@baton/contracts";
+import { decodeJson, type ServiceContext } from "@baton/core";
+import type { JsMsg } from "@nats-io/jetstream";
+import { trace } from "@opentelemetry/api";
+import { applyEffects } from "./effects.ts";
+import { applyResult, pendingEffects } from "./task-machine.ts";
+import type { TaskStore } from "@baton/core";
+
+/**
+ * Handles one step result: records it in task state (compare-and-set), then dispatches the
+ * steps it unblocked, requests synthesis when all steps are done, or fails the task.
+ */
+export async function handleResult(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<void> {
+  const decoded = decodeJson(msg.data, StepResult);
+  if (!decoded.ok) {
+    // Only workers publish here; an invalid result is a bug to see in logs, not a task failure
+    // we could attribute. It is acked after logging (nothing would make it valid later).
+    service.logger.error({ subject: msg.subject, error: decoded.error }, "invalid step result");
+    return;
+  }
+  const result = decoded.value;
+  const log = service.logger.child({ taskId: result.taskId, stepId: result.stepId });
+  trace.getActiveSpan()?.setAttributes({ "baton.task.id": result.taskId, "baton.step.id": result.stepId });
+  const transition = await store.update(result.taskId, (state) => applyResult(state, result, new Date()));
+  if (transition) {
+    await applyEffects(service.js, transition, log);
+    log.info({ status: result.status, task: transition.state.status }, "step result recorded");
+    return;
+  }
+  const current = await store.get(result.taskId);
+  if (!current) {
+    log.error("result for an unknown task");
+    return;
+  }
+  if (msg.info.deliveryCount > 1) {
+    log.warn("redelivered result: replaying pending effects");
+    await applyEffects(service.js, pendingEffects(current.state), log);
+  } else {
+    log.info({ attempt: result.attempt, task: current.state.status }, "duplicate or stale result ignored");
+  }
+}

@@ -1,0 +1,239 @@
+import {
+  type ErrorInfo,
+  type Plan,
+  resolveStepRefs,
+  type StepOutcome,
+  type StepResult,
+  type StepWork,
+  type TaskState,
+  UnresolvedReferenceError,
+} from "@baton/contracts";
+import type { TaskEventInput } from "@baton/core";
+
+/**
+ * What one state change asks the supervisor to do after it is stored (compare-and-set):
+ * publish work, request synthesis, or publish the failure outcome. Pure data, so the same
+ * transition can be replayed after a crash.
+ */
+export interface Transition {
+  readonly state: TaskState;
+  readonly dispatch: StepWork[];
+  readonly synthesize: boolean;
+  readonly fail: boolean;
+  readonly events: TaskEventInput[];
+}
+
+/** The initial state of an accepted task: every step pending. */
+export function newTaskState(input: {
+  taskId: string;
+  goal: string;
+  plan: Plan;
+  acceptedAt: Date;
+  timeoutMs: number;
+  traceparent?: string;
+  tracestate?: string;
+  metadata?: Record<string, string>;
+}): TaskState {
+  return {
+    schemaVersion: 1,
+    taskId: input.taskId,
+    goal: input.goal,
+    plan: input.plan,
+    status: "running",
+    steps: Object.fromEntries(input.plan.steps.map((s) => [s.id, { status: "pending" as const, attempt: 0 }])),
+    ...(input.traceparent ? { traceparent: input.traceparent } : {}),
+    ...(input.tracestate ? { tracestate: input.tracestate } : {}),
+    acceptedAt: input.acceptedAt.toISOString(),
+    deadlineAt: new Date(input.acceptedAt.getTime() + input.timeoutMs).toISOString(),
+    ...(input.metadata ? { metadata: input.metadata } : {}),
+  };
+}
+
+/** Dispatches every ready step of a freshly accepted task. */
+export function startTask(state: TaskState, now: Date): Transition {
+  return advance(structuredClone(state), now, []);
+}
+
+/**
+ * Records a step result and moves the task on. Returns undefined when the result changes
+ * nothing (a duplicate, a stale attempt, or a task that already ended).
+ */
+export function applyResult(state: TaskState, result: StepResult, now: Date): Transition | undefined {
+  const current = state.steps[result.stepId];
+  if (state.status !== "running" || !current || current.status !== "dispatched" || current.attempt !== result.attempt) {
+    return undefined;
+  }
+  const next = structuredClone(state);
+  next.steps[result.stepId] = { ...current, status: result.status, outcome: toOutcome(result) };
+  return advance(next, now, []);
+}
+
+/** Fails a running task at once (e.g. its deadline passed). Undefined when it already ended. */
+export function failTask(state: TaskState, error: ErrorInfo, now: Date): Transition | undefined {
+  if (state.status !== "running") return undefined;
+  const next = structuredClone(state);
+  for (const step of Object.values(next.steps)) if (step.status === "pending") step.status = "skipped";
+  return finish(next, now, [], "failed", error, undefined);
+}
+
+/**
+ * The side effects a stored state still implies — replayed when a message is redelivered after
+ * a crash between the state write and the publishes (the stream drops repeats by Nats-Msg-Id).
+ */
+export function pendingEffects(state: TaskState): Transition {
+  const outputs = outputsOf(state);
+  const dispatch: StepWork[] = [];
+  if (state.status === "running") {
+    for (const step of state.plan.steps) {
+      const s = state.steps[step.id];
+      if (s?.status === "dispatched" && s.dispatchedAt) {
+        dispatch.push(buildWork(state, step.id, outputs, s.attempt, new Date(s.dispatchedAt)));
+      }
+    }
+  }
+  return { state, dispatch, synthesize: state.status === "synthesizing", fail: state.status === "failed", events: [] };
+}
+
+function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transition {
+  const dispatch: StepWork[] = [];
+  const failed = state.plan.steps.find((s) => state.steps[s.id]?.status === "failed");
+  if (failed && state.plan.failurePolicy === "fail-fast") {
+    for (const s of Object.values(state.steps)) if (s.status === "pending") s.status = "skipped";
+    const error = state.steps[failed.id]?.outcome?.error;
+    return finish(state, now, events, "failed", stepFailedError(failed.id, error), failed.id);
+  }
+  // Dispatch ready steps; a step whose references cannot be resolved fails at once, which may
+  // make further steps skippable, so repeat until nothing changes.
+  for (let changed = true; changed; ) {
+    changed = false;
+    const outputs = outputsOf(state);
+    for (const step of state.plan.steps) {
+      const s = state.steps[step.id];
+      if (!s || s.status !== "pending") continue;
+      const deps = step.dependsOn.map((d) => state.steps[d]?.status);
+      if (deps.some((d) => d === "failed" || d === "skipped")) {
+        s.status = "skipped";
+        changed = true;
+        continue;
+      }
+      if (!deps.every((d) => d === "completed")) continue;
+      try {
+        const work = buildWork(state, step.id, outputs, s.attempt + 1, now);
+        s.status = "dispatched";
+        s.attempt = work.attempt;
+        s.dispatchedAt = now.toISOString();
+        dispatch.push(work);
+        events.push({ type: "step.dispatched", taskId: state.taskId, stepId: step.id, agent: step.agent, attempt: work.attempt });
+      } catch (error) {
+        if (!(error instanceof UnresolvedReferenceError)) throw error;
+        const info: ErrorInfo = { code: "UNRESOLVED_REFERENCE", message: error.message, retryable: false };
+        s.status = "failed";
+        s.outcome = { stepId: step.id, agent: step.agent, status: "failed", toolCalls: [], error: info, attempt: s.attempt, usage: zeroUsage() };
+        events.push({ type: "step.failed", taskId: state.taskId, stepId: step.id, agent: step.agent, durationMs: 0, error: info });
+        if (state.plan.failurePolicy === "fail-fast") return advance(state, now, events);
+        changed = true;
+      }
+    }
+  }
+  const statuses = state.plan.steps.map((s) => state.steps[s.id]?.status);
+  const allFinished = statuses.every((st) => st === "completed" || st === "failed" || st === "skipped");
+  if (!allFinished) return { state, dispatch, synthesize: false, fail: false, events };
+  if (!statuses.includes("completed")) {
+    const firstFailed = state.plan.steps.find((s) => state.steps[s.id]?.status === "failed");
+    return finish(state, now, events, "failed", stepFailedError(firstFailed?.id ?? "?", firstFailed ? state.steps[firstFailed.id]?.outcome?.error : undefined), firstFailed?.id);
+  }
+  state.status = "synthesizing";
+  events.push({ type: "synthesizing", taskId: state.taskId });
+  return { state, dispatch, synthesize: true, fail: false, events };
+}
+
+function finish(
+  state: TaskState,
+  now: Date,
+  events: TaskEventInput[],
+  status: "failed",
+  error: ErrorInfo,
+  failedStep: string | undefined,
+): Transition {
+  state.status = status;
+  state.error = error;
+  if (failedStep) state.failedStep = failedStep;
+  state.finishedAt = now.toISOString();
+  events.push({ type: "failed", taskId: state.taskId, error, ...(failedStep ? { failedStep } : {}) });
+  return { state, dispatch: [], synthesize: false, fail: true, events };
+}
+
+function stepFailedError(stepId: string, cause: ErrorInfo | undefined): ErrorInfo {
+  return {
+    code: "STEP_FAILED",
+    message: `step "${stepId}" failed${cause ? `: ${cause.code}: ${cause.message}` : ""}`,
+    retryable: false,
+  };
+}
+
+function outputsOf(state: TaskState): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const [id, s] of Object.entries(state.steps)) {
+    if (s.status === "completed") outputs[id] = s.outcome?.output ?? null;
+  }
+  return outputs;
+}
+
+/** @throws UnresolvedReferenceError when a `$fromStep` reference matches nothing. */
+function buildWork(state: TaskState, stepId: string, outputs: Record<string, unknown>, attempt: number, now: Date): StepWork {
+  const step = state.plan.steps.find((s) => s.id === stepId);
+  if (!step) throw new Error(`step ${stepId} not in plan`);
+  return {
+    schemaVersion: 1,
+    taskId: state.taskId,
+    stepId,
+    agent: step.agent,
+    goal: state.goal,
+    instruction: step.instruction,
+    toolCalls: step.toolCalls.map((c) => ({ tool: c.tool, args: resolveStepRefs(c.args, outputs) as Record<string, unknown> })),
+    inputs: Object.fromEntries(step.dependsOn.map((d) => [d, outputs[d] ?? null])),
+    attempt,
+    ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+    dispatchedAt: now.toISOString(),
+  };
+}
+
+/**
+ * A result as kept in task state. Earlier tool calls' outputs are dropped (the step's output
+ * is the last call's output) so the state stays well under the server's max payload.
+ */
+function toOutcome(result: StepResult): StepOutcome {
+  return {
+    stepId: result.stepId,
+    agent: result.agent,
+    status: result.status,
+    ...(result.output !== undefined ? { output: result.output } : {}),
+    toolCalls: result.toolCalls.map((c) => (c.ok ? { ...c, output: undefined } : c)),
+    ...(result.error ? { error: result.error } : {}),
+    attempt: result.attempt,
+    worker: result.worker,
+    startedAt: result.startedAt,
+    finishedAt: result.finishedAt,
+    durationMs: result.durationMs,
+    usage: result.usage,
+  };
+}
+
+function zeroUsage() {
+  return { toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+}
+
+/** Step outcomes in plan order; steps that never ran appear as `skipped`. */
+export function stepOutcomes(state: TaskState): StepOutcome[] {
+  return state.plan.steps.map(
+    (step) =>
+      state.steps[step.id]?.outcome ?? {
+        stepId: step.id,
+        agent: step.agent,
+        status: "skipped" as const,
+        toolCalls: [],
+        attempt: state.steps[step.id]?.attempt ?? 0,
+        usage: zeroUsage(),
+      },
+  );
+}

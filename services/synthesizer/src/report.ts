@@ -1,0 +1,58 @@
+import { AGENT_NAMES, type StepOutcome, type SynthesisRequest } from "@baton/contracts";
+import { renderOutput } from "./render-output.ts";
+
+/**
+ * The task's answer without an LLM: a deterministic Markdown report rendered from the plan
+ * and the step outputs (LLM synthesis arrives with the LLM issue). `durationMs` is the task's
+ * time from acceptance to now.
+ */
+export function renderReport(request: SynthesisRequest, durationMs: number): string {
+  const outcomes = new Map(request.steps.map((s) => [s.stepId, s]));
+  const lines: string[] = [`# ${request.goal}`, ""];
+  const completed = request.steps.filter((s) => s.status === "completed").length;
+  lines.push(
+    `_Task \`${request.taskId}\` · ${request.plan.steps.length} steps (${completed} completed) · ${(durationMs / 1000).toFixed(2)} s_`,
+    "",
+    "## Plan",
+    "",
+    "| step | agent | depends on | status | time |",
+    "| --- | --- | --- | --- | --- |",
+  );
+  for (const step of request.plan.steps) {
+    const o = outcomes.get(step.id);
+    lines.push(
+      `| ${step.id} | ${step.agent} | ${step.dependsOn.join(", ") || "—"} | ${o?.status ?? "skipped"} | ${o?.durationMs === undefined ? "—" : `${Math.round(o.durationMs)} ms`} |`,
+    );
+  }
+  lines.push("", "## Findings", "");
+  for (const step of request.plan.steps) {
+    const o = outcomes.get(step.id);
+    lines.push(`### ${step.id} — ${step.instruction}`, "");
+    lines.push(`_${step.agent} agent${o?.toolCalls.length ? ` · ${o.toolCalls.map((c) => c.tool).join(", ")}` : ""}_`, "");
+    lines.push(renderStep(o), "");
+  }
+  lines.push("## Sources", "");
+  for (const agent of AGENT_NAMES) {
+    const tools = [...new Set(request.steps.filter((s) => s.agent === agent).flatMap((s) => s.toolCalls.map((c) => c.tool)))];
+    if (tools.length > 0) lines.push(`- ${agent} agent: ${tools.join(", ")}`);
+  }
+  return `${lines.join("\n").trimEnd()}\n`;
+}
+
+function renderStep(o: StepOutcome | undefined): string {
+  if (!o || o.status === "skipped") return "_Skipped: a step it depends on did not complete._";
+  if (o.status === "failed") return `**Failed** — ${o.error?.code ?? "ERROR"}: ${o.error?.message ?? "unknown error"}`;
+  return renderOutput(o.toolCalls.at(-1)?.tool, o.output);
+}
+
+/** One line per completed step for the memory summary's key facts (≤ 300 chars each). */
+export function keyFacts(request: SynthesisRequest): string[] {
+  return request.steps
+    .filter((s) => s.status === "completed")
+    .slice(0, 20)
+    .map((s) => {
+      const step = request.plan.steps.find((p) => p.id === s.stepId);
+      const value = JSON.stringify(s.output ?? null);
+      return `${s.stepId} (${s.agent}): ${step?.instruction ?? ""} → ${value.length > 200 ? `${value.slice(0, 200)}…` : value}`.slice(0, 300);
+    });
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  subjects,
+  TaskCompleted,
+  TaskEvent,
+  TaskFailed,
+  TaskRejected,
+  type TaskSubmission,
+} from "@baton/contracts";
+import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { ROOT } from "./services.ts";
+
+/** The example plan used by the end-to-end tests. */
+export function examplePlan(file = "seattle-weather-brief.json"): { goal: string; plan: NonNullable<TaskSubmission["plan"]> } {
+  return JSON.parse(readFileSync(join(ROOT, "examples", file), "utf8"));
+}
+
+/** A test client: a plain NATS connection, as any client in any language would use. */
+export interface TestClient {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  /** Publishes raw bytes on `tasks.submit` through JetStream. */
+  submitRaw(data: Uint8Array | string): Promise<void>;
+  submit(submission: Record<string, unknown>): Promise<void>;
+  /** Waits for the task's single outcome. */
+  outcome(taskId: string, timeoutMs?: number): Promise<{ status: "completed"; value: TaskCompleted } | { status: "failed"; value: TaskFailed }>;
+  /** Rejections seen so far (subscription opened at connect). */
+  readonly rejections: TaskRejected[];
+  waitForRejection(predicate: (r: TaskRejected) => boolean, timeoutMs?: number): Promise<TaskRejected>;
+  /** Events of a task seen so far (subscribe with `watch` before submitting). */
+  watch(taskId: string): TaskEvent[];
+  close(): Promise<void>;
+}
+
+export async function connectClient(url: string): Promise<TestClient> {
+  const nc = await connect({ servers: url });
+  const js = jetstream(nc);
+  const rejections: TaskRejected[] = [];
+  const subs: Subscription[] = [];
+  const rejectedSub = nc.subscribe(subjects.rejected, {
+    callback: (_err, msg) => {
+      rejections.push(TaskRejected.parse(msg.json()));
+    },
+  });
+  subs.push(rejectedSub);
+  const outcomes = new Map<string, Promise<unknown>>();
+  const ensureOutcome = (taskId: string) => {
+    let p = outcomes.get(taskId);
+    if (!p) {
+      p = new Promise((resolve) => {
+        const sub = nc.subscribe(`tasks.*.${taskId}`, {
+          callback: (_err, msg) => {
+            if (msg.subject === subjects.completed(taskId)) resolve({ status: "completed", value: TaskCompleted.parse(msg.json()) });
+            if (msg.subject === subjects.failed(taskId)) resolve({ status: "failed", value: TaskFailed.parse(msg.json()) });
+          },
+        });
+        subs.push(sub);
+      });
+      outcomes.set(taskId, p);
+    }
+    return p;
+  };
+  const events = new Map<string, TaskEvent[]>();
+  return {
+    nc,
+    js,
+    rejections,
+    async submitRaw(data) {
+      await js.publish(subjects.submit, data);
+    },
+    async submit(submission) {
+      if (typeof submission.taskId === "string") ensureOutcome(submission.taskId);
+      await js.publish(subjects.submit, JSON.stringify(submission));
+    },
+    outcome(taskId, timeoutMs = 60_000) {
+      const p = ensureOutcome(taskId) as Promise<never>;
+      return Promise.race([
+        p,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no outcome for ${taskId} within ${timeoutMs} ms`)), timeoutMs)),
+      ]);
+    },
+    async waitForRejection(predicate, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const found = rejections.find(predicate);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no matching rejection within ${timeoutMs} ms; saw ${JSON.stringify(rejections)}`);
+    },
+    watch(taskId) {
+      let list = events.get(taskId);
+      if (!list) {
+        const created: TaskEvent[] = [];
+        list = created;
+        events.set(taskId, created);
+        ensureOutcome(taskId);
+        subs.push(nc.subscribe(subjects.events(taskId), {
+            callback: (_err, msg) => {
+              created.push(TaskEvent.parse(msg.json()));
+            },
+          }));
+      }
+      return list;
+    },
+    async close() {
+      for (const s of subs) s.unsubscribe();
+      await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export const SERVICE_NAMES = ["supervisor", "research-agent", "code-agent", "data-agent", "synthesizer"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** The log line each service prints once it consumes. */
+const READY_MESSAGE: Record<ServiceName, string> = {
+  supervisor: "started",
+  "research-agent": "worker ready",
+  "code-agent": "worker ready",
+  "data-agent": "worker ready",
+  synthesizer: "synthesizer ready",
+};
+
+/** A service running as a real child process, with its pino JSON log lines collected. */
+export interface ServiceProcess {
+  readonly name: ServiceName;
+  readonly process: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Non-JSON output (stderr and stray stdout). */
+  readonly stderr: string[];
+  /** Resolves with the first log line matching `predicate` (already seen or future). */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code / signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `node services/<name>/src/main.ts` directly (no npm wrapper, so signals reach it). */
+export function spawnService(name: ServiceName, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, [join(ROOT, "services", name, "src", "main.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
+  let buffer = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffer += chunk;
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        logs.push(record);
+        for (const w of waiters) {
+          if (w.predicate(record)) {
+            waiters.delete(w);
+            w.resolve(record);
+          }
+        }
+      } catch {
+        stderr.push(line);
+      }
+    }
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    name,
+    process: child,
+    logs,
+    stderr,
+    exited,
+    waitForLog(predicate, timeoutMs = 30_000) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const waiter = { predicate, resolve };
+        waiters.add(waiter);
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-2000)}`));
+        }, timeoutMs);
+        void exited.then(() => {
+          if (!waiters.has(waiter)) return;
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          reject(new Error(`${name} exited before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`));
+        });
+        const original = waiter.resolve;
+        waiter.resolve = (l) => {
+          clearTimeout(timer);
+          original(l);
+        };
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Spawns a service and waits until it consumes. */
+export async function startService(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
+  const service = spawnService(name, env);
+  await service.waitForLog((l) => l.msg === READY_MESSAGE[name], 60_000);
+  return service;
+}
+
+/** A private nats-server plus Baton services, torn down by `stop()`. */
+export interface TestStack {
+  readonly nats: LocalNatsServer;
+  readonly services: ServiceProcess[];
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a nats-server (JetStream, own store folder, free port) and the given services
+ * (default: all five) as real processes, and waits until each consumes.
+ */
+export async function startStack(options: { services?: readonly ServiceName[]; env?: Record<string, string> } = {}): Promise<TestStack> {
+  const storeDir = mkdtempSync(join(tmpdir(), "baton-test-"));
+  const nats = await startLocalNatsServer({ storeDir });
+  const env = { NATS_URL: nats.url, ...options.env };
+  const services = await Promise.all((options.services ?? SERVICE_NAMES).map((name) => startService(name, env)));
+  return {
+    nats,
+    services,
+    env,
+    async stop() {
+      await Promise.all(services.map((s) => s.stop()));
+      await nats.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
