@@ -73,7 +73,7 @@ function cell(v: unknown): string {
 
 /** Numbers with at most 2 decimals, integers as they are. */
 function num(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(2)));
 }
 
 function oneLine(s: string, max: number): string {

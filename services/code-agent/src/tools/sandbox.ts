@@ -293,11 +293,11 @@ function execute(
   const jobs = runtime.executePendingJobs(-1);
   if (jobs.error) throw fail("script", jobs.error);
   const state = ctx.getPromiseState(promise);
+  if (state.type === "rejected") throw fail("script", state.error);
   if (run.stopped) throw toToolError("script", undefined, run.stopped, limits, run.timeoutMs);
   if (state.type === "pending") {
     throw new ToolError("TOOL_FAILED", "the script awaited a promise that never settles (there are no timers or I/O)");
   }
-  if (state.type === "rejected") throw fail("script", state.error);
   const value = state.notAPromise ? state.value : keep(state.value);
 
   const serialize = unwrap(ctx.evalCode(SERIALIZE, "serialize.js", { type: "global", strict: true }), "serialize");

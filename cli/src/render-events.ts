@@ -1,0 +1,38 @@
+import type { TaskEvent } from "@baton/contracts";
+import { formatClock, formatDuration, oneLine } from "./format.ts";
+
+/**
+ * One line per lifecycle event: time, type, step, agent, then duration or error, e.g.
+ * `12:00:01.900  step.completed   fetch      research  612 ms`.
+ */
+export function formatEventLine(event: TaskEvent): string {
+  const head = `${formatClock(event.at)}  ${event.type.padEnd(16)}`;
+  const step = (id: string, agent: string) => `${id.padEnd(12)} ${agent.padEnd(8)}`;
+  switch (event.type) {
+    case "accepted":
+      return `${head} task ${event.taskId}: ${oneLine(event.goal, 100)}`;
+    case "planned":
+      return `${head} ${event.steps.length} step${event.steps.length === 1 ? "" : "s"} (${event.source}): ${event.steps
+        .map((s) => `${s.id}[${s.agent}]${s.dependsOn.length ? `<-${s.dependsOn.join(",")}` : ""}`)
+        .join(" ")}`;
+    case "step.dispatched":
+      return `${head} ${step(event.stepId, event.agent)} attempt ${event.attempt}`;
+    case "step.started":
+      return `${head} ${step(event.stepId, event.agent)} on ${event.worker}`;
+    case "step.completed":
+      return `${head} ${step(event.stepId, event.agent)} ${formatDuration(event.durationMs)}`;
+    case "step.failed":
+      return `${head} ${step(event.stepId, event.agent)} ${formatDuration(event.durationMs)}  ${event.error.code}: ${oneLine(event.error.message)}`;
+    case "synthesizing":
+      return `${head} writing the answer`;
+    case "completed":
+      return `${head} total ${formatDuration(event.durationMs)}`;
+    case "failed":
+      return `${head} ${event.error.code}: ${oneLine(event.error.message)}${event.failedStep ? ` (step ${event.failedStep})` : ""}`;
+  }
+}
+
+/** The JSON line for an event in `--json` mode: the event itself tagged `kind: "event"`. */
+export function eventJson(event: TaskEvent): Record<string, unknown> {
+  return { kind: "event", ...event };
+}
