@@ -7,10 +7,13 @@ import {
   type QuickJSWASMModule,
 } from "quickjs-emscripten";
 
-/** Largest accepted stack limit in bytes: at 512 KiB and above (or 0 = unlimited) deep recursion crashes the host process. */
+/**
+ * Largest accepted QuickJS stack limit in bytes (256 KiB). At 512 KiB and above, or 0 (unlimited), deep JS
+ * recursion overflows the host's native stack before QuickJS notices.
+ */
 export const MAX_STACK_BYTES = 256 * 1024;
 
-/** Defaults of {@link SandboxOptions}: 64 MiB heap, 256 KiB stack, 2,000 ms, 256 KiB result, 100 log lines of 500 chars. */
+/** Defaults of {@link SandboxOptions}: 64 MiB heap, 256 KiB stack, 2,000 ms, 256 KiB result, 100 × 500-char logs. */
 export const SANDBOX_DEFAULTS = {
   memoryLimitBytes: 64 * 1024 * 1024,
   maxStackBytes: MAX_STACK_BYTES,
@@ -46,7 +49,10 @@ export interface SandboxRunRequest {
   readonly data?: unknown;
   /** Wall-clock limit in ms; default {@link SandboxOptions.defaultTimeoutMs}. */
   readonly timeoutMs?: number;
-  /** Stops the script when aborted. Checked by the interrupt handler, so it only takes effect when aborted before the call or from another thread: the script runs synchronously on this thread. */
+  /**
+   * Stops the script when aborted. Read by the interrupt handler; since the script runs synchronously on
+   * this thread, an abort only lands if it happened before the call (or comes from another thread).
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -126,7 +132,9 @@ const DESCRIBE = `(function (e) {
   const cut = (s, n) => { try { return String(s).slice(0, n); } catch { return "?"; } };
   try {
     if (e !== null && typeof e === "object" && "message" in e)
-      return JSON.stringify({ name: cut(e.name ?? "Error", 100), message: cut(e.message, 1000), stack: cut(e.stack ?? "", 4000) });
+      return JSON.stringify({
+        name: cut(e.name ?? "Error", 100), message: cut(e.message, 1000), stack: cut(e.stack ?? "", 4000),
+      });
     return JSON.stringify({ name: "thrown value", message: cut(e, 1000), stack: "" });
   } catch { return JSON.stringify({ name: "Error", message: "(unprintable thrown value)", stack: "" }); }
 })`;
@@ -138,12 +146,13 @@ interface ErrorInfo {
 }
 
 const FILENAME = "script.js";
+// The user's code starts on line 1 right after this header, so only line-1 columns need shifting.
+const HEADER = `(async function () {"use strict";`;
 
-function checkLimit(name: string, value: number, min: number, max: number): number {
+function checkLimit(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`sandbox ${name} must be an integer in ${min}..${max}, got ${value}`);
   }
-  return value;
 }
 
 /**
@@ -207,9 +216,8 @@ function runScript(
   } catch (error) {
     throw new ToolError("TOOL_FAILED", `inputs or data are not JSON: ${String(error)}`, { cause: error });
   }
-  const run: Run = {
-    limits, code: request.code, inputsJson, dataJson, timeoutMs, logs: [], droppedLogs: 0, stopped: undefined,
-  };
+  const { code } = request;
+  const run: Run = { limits, code, inputsJson, dataJson, timeoutMs, logs: [], droppedLogs: 0, stopped: undefined };
   const deadline = started + timeoutMs;
   const runtime = module.newRuntime();
   // Handles still alive when the context is disposed make QuickJS abort, so every handle is tracked.
@@ -219,7 +227,7 @@ function runScript(
   try {
     runtime.setMemoryLimit(limits.memoryLimitBytes);
     runtime.setMaxStackSize(limits.maxStackBytes);
-    // The signal is only seen if aborted before the call or from another thread: the script runs synchronously.
+    // The signal only lands if aborted before the call or from another thread: the script runs synchronously.
     runtime.setInterruptHandler(() => {
       if (request.signal?.aborted) run.stopped = "cancelled";
       else if (performance.now() > deadline) run.stopped = "timeout";
@@ -231,12 +239,12 @@ function runScript(
   } catch (error) {
     if (error instanceof ToolError) throw error;
     poisoned = true;
-    const overflow = error instanceof RangeError;
+    const message = error instanceof Error ? error.message : String(error);
     throw new ToolError(
       "TOOL_FAILED",
-      overflow
-        ? `stack limit exceeded: the script nested too deeply for a built-in (e.g. JSON.stringify of a deeply nested value)`
-        : `sandbox failed: ${error instanceof Error ? error.message : String(error)}`,
+      error instanceof RangeError && /call stack/i.test(message)
+        ? "stack limit exceeded: a built-in recursed too deeply (e.g. JSON.stringify of a deeply nested value)"
+        : `sandbox failed: ${message}`,
       { cause: error },
     );
   } finally {
@@ -263,7 +271,8 @@ function execute(
   const { limits } = run;
   const fail = (phase: string, handle: QuickJSHandle): ToolError => {
     const error = keep(handle); // kept even when unread: a live handle at dispose time aborts QuickJS
-    return toToolError(phase, run.stopped ? undefined : describe(ctx, keep, error), run.stopped, limits, run.timeoutMs);
+    const info = run.stopped ? undefined : describe(ctx, keep, error);
+    return toToolError(phase, info, run.stopped, limits, run.timeoutMs);
   };
   const unwrap = (result: ReturnType<QuickJSContext["evalCode"]>, phase: string): QuickJSHandle => {
     if (result.error) throw fail(phase, result.error);
@@ -283,7 +292,7 @@ function execute(
   unwrap(ctx.callFunction(setup, ctx.undefined, ...args), "setup");
 
   // Same line as the header so error line numbers match the user's code; async so `await` works.
-  const source = `(async function () {"use strict";${run.code}\n})`;
+  const source = `${HEADER}${run.code}\n})`;
   const fn = unwrap(ctx.evalCode(source, FILENAME, { type: "global", strict: true }), "script");
   if (ctx.typeof(fn) !== "function") {
     throw new ToolError("TOOL_FAILED", "code must be a function body (it closed the wrapping function early)");
@@ -308,7 +317,8 @@ function execute(
   const bytes = size ?? Buffer.byteLength(text);
   if (bytes > limits.maxResultBytes) {
     const atLeast = size === undefined ? "" : "at least ";
-    throw new ToolError("TOOL_FAILED", `result is ${atLeast}${bytes} bytes of JSON; the limit is ${limits.maxResultBytes}`);
+    const limit = limits.maxResultBytes;
+    throw new ToolError("TOOL_FAILED", `result is ${atLeast}${bytes} bytes of JSON; the limit is ${limit}`);
   }
   if (run.droppedLogs > 0) {
     run.logs[run.logs.length - 1] = `… ${run.droppedLogs + 1} more log lines dropped (limit ${limits.maxLogLines})`;
@@ -316,7 +326,7 @@ function execute(
   return JSON.parse(text) as unknown;
 }
 
-// Reads a thrown value through DESCRIBE; falls back to a host-side dump when the sandbox cannot run it (e.g. heap full).
+// Reads a thrown value through DESCRIBE; when the sandbox cannot run it (heap full), guesses from its type.
 function describe(ctx: QuickJSContext, keep: (h: QuickJSHandle) => QuickJSHandle, error: QuickJSHandle): ErrorInfo {
   const fn = ctx.evalCode(DESCRIBE, "describe.js", { type: "global", strict: true });
   if (!fn.error) {
@@ -341,14 +351,17 @@ function toToolError(
   if (stopped === "timeout") return new ToolError("TOOL_TIMEOUT", `script exceeded its ${timeoutMs} ms time limit`);
   if (stopped === "cancelled") return new ToolError("TOOL_TIMEOUT", "script was cancelled");
   const e = info ?? { name: "Error", message: "unknown failure", stack: "" };
-  const where = new RegExp(`${FILENAME.replace(".", "\\.")}:(\\d+)(?::(\\d+))?`).exec(e.stack);
-  const at = where ? ` (line ${where[1]}${where[2] ? `, column ${where[2]}` : ""})` : "";
+  const where = /script\.js:(\d+)(?::(\d+))?/.exec(e.stack);
+  const line = Number(where?.[1]);
+  const column = Number(where?.[2]) - (line === 1 ? HEADER.length : 0);
+  const at = where ? ` (line ${line}${column > 0 ? `, column ${column}` : ""})` : "";
   if (e.name === "InternalError" && e.message === "out of memory") {
     return new ToolError("TOOL_FAILED", `memory limit exceeded (${limits.memoryLimitBytes} bytes)${at}`);
   }
   if (e.name === "InternalError" && e.message === "stack overflow") {
-    return new ToolError("TOOL_FAILED", `stack limit exceeded (${limits.maxStackBytes} bytes): too deep recursion${at}`);
+    const stack = limits.maxStackBytes;
+    return new ToolError("TOOL_FAILED", `stack limit exceeded (${stack} bytes): recursion too deep${at}`);
   }
-  const prefix = phase === "result" ? "result is not JSON-serializable: " : phase === "setup" ? "could not load inputs/data: " : "";
+  const prefix = { result: "result is not JSON-serializable: ", setup: "cannot load inputs: " }[phase] ?? "";
   return new ToolError("TOOL_FAILED", `${prefix}${e.name}: ${e.message}${at}`);
 }

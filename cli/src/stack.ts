@@ -1,0 +1,231 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { type LocalNatsServer, natsServerAvailable, startLocalNatsServer } from "@baton/core";
+import { repoRoot } from "./repo-root.ts";
+import { isReadyLine } from "./service-logs.ts";
+
+/** The services of the local stack, in start order. Each runs as `node services/<name>/src/main.ts`. */
+export const SERVICE_NAMES = ["supervisor", "research-agent", "code-agent", "data-agent", "synthesizer"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Options of {@link startStack}. */
+export interface StackOptions {
+  /** Use this NATS server (comma-separated URLs) and start none. Default: start a private nats-server. */
+  readonly natsUrl?: string | undefined;
+  /** Data folder: the nats-server stores JetStream in `<dataDir>/nats`. Default: a fresh temp folder, removed by `stop()`. */
+  readonly dataDir?: string | undefined;
+  /** Port of the nats-server started; default a free port. Ignored with `natsUrl`. */
+  readonly port?: number | undefined;
+  /** Which services to start; default all five ({@link SERVICE_NAMES}). */
+  readonly services?: readonly ServiceName[] | undefined;
+  /** Extra environment for the services (NATS_URL and LOG_LEVEL are set by the stack). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  /** LOG_LEVEL of the services; default `info`. */
+  readonly logLevel?: string | undefined;
+  /** Receives every output line of every service (pino JSON on stdout; stderr as it comes). */
+  readonly onLog?: ((service: ServiceName, line: string, stream: "stdout" | "stderr") => void) | undefined;
+  /** Called when a service exits on its own after the stack is up (nothing is restarted). */
+  readonly onExit?: ((service: ServiceName, code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
+  /** How long every service may take to log its ready line; default 60,000 ms. */
+  readonly readyTimeoutMs?: number | undefined;
+  /** How long `stop()` waits after SIGTERM before SIGKILL, per service; default 10,000 ms. */
+  readonly stopTimeoutMs?: number | undefined;
+}
+
+/** A running local stack. */
+export interface Stack {
+  /** The URL the services use (`nats://127.0.0.1:<port>` for a private server). */
+  readonly natsUrl: string;
+  /** The nats-server started by the stack, if any. */
+  readonly natsServer?: LocalNatsServer;
+  /** The JetStream store folder of that server, if any. */
+  readonly storeDir?: string;
+  /** Process ids of the services. */
+  pids(): Partial<Record<ServiceName, number>>;
+  /** The last (up to 50) output lines of a service, for error reports. */
+  recentLogs(service: ServiceName): readonly string[];
+  /**
+   * Stops the services (SIGTERM, then SIGKILL after `stopTimeoutMs`), then the nats-server, then
+   * removes the temp folder if the stack made one. Idempotent; never throws.
+   */
+  stop(): Promise<void>;
+}
+
+/** Why {@link startStack} failed; `message` says what to do. */
+export class StackError extends Error {
+  override readonly name = "StackError";
+  readonly code: "NATS_SERVER_MISSING" | "PORT_IN_USE" | "NATS_START_FAILED" | "SERVICE_MISSING" | "SERVICE_EXITED" | "READY_TIMEOUT";
+
+  constructor(code: StackError["code"], message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The install hint printed when `nats-server` is not on PATH. */
+export const NATS_INSTALL_HINT = [
+  "nats-server is not installed (not found on PATH). Install it, then run again:",
+  "  Debian/Ubuntu:  sudo apt-get install nats-server",
+  "  macOS:          brew install nats-server",
+  "  any system:     download a release from https://github.com/nats-io/nats-server/releases and put nats-server on PATH",
+  "Or point Baton at an existing JetStream-enabled server with NATS_URL=nats://host:4222.",
+].join("\n");
+
+/**
+ * Starts the local Baton stack: unless `natsUrl` is given, a private nats-server with JetStream
+ * (file store in `<dataDir>/nats` or a temp folder) on 127.0.0.1:`port` (default: a free port);
+ * then the five services as child processes (`process.execPath services/<name>/src/main.ts`, cwd =
+ * repository root, env NATS_URL set). Resolves once every service logged its ready line (msg
+ * `started` or `… ready`). A stack that fails to start is stopped before the error is thrown.
+ * Children are SIGKILLed if this process exits without calling `stop()`.
+ * @throws StackError: NATS_SERVER_MISSING (with install instructions), PORT_IN_USE,
+ *   NATS_START_FAILED, SERVICE_MISSING, SERVICE_EXITED (with the service's last output), READY_TIMEOUT.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const root = repoRoot();
+  const names = options.services ?? SERVICE_NAMES;
+  for (const name of names) {
+    if (!existsSync(join(root, "services", name, "src", "main.ts"))) {
+      throw new StackError("SERVICE_MISSING", `services/${name}/src/main.ts not found under ${root}`);
+    }
+  }
+
+  let natsServer: LocalNatsServer | undefined;
+  let tempDir: string | undefined;
+  let natsUrl = options.natsUrl;
+  if (!natsUrl) {
+    if (!natsServerAvailable()) throw new StackError("NATS_SERVER_MISSING", NATS_INSTALL_HINT);
+    if (options.port !== undefined && (await portInUse(options.port))) {
+      throw new StackError(
+        "PORT_IN_USE",
+        `port ${options.port} is already in use (another nats-server, or \`baton up\` already running?): pass --port <n> to use another port, or use the server there with NATS_URL=nats://127.0.0.1:${options.port}`,
+      );
+    }
+    if (!options.dataDir) tempDir = await mkdtemp(join(tmpdir(), "baton-stack-"));
+    const storeDir = join(options.dataDir ?? tempDir ?? ".baton", "nats");
+    try {
+      natsServer = await startLocalNatsServer({ storeDir, ...(options.port !== undefined ? { port: options.port } : {}) });
+    } catch (error) {
+      if (tempDir) await rm(tempDir, { recursive: true, force: true });
+      throw new StackError("NATS_START_FAILED", `could not start nats-server: ${(error as Error).message}`, { cause: error });
+    }
+    natsUrl = natsServer.url;
+  }
+
+  const children = new Map<ServiceName, ChildProcess>();
+  const logs = new Map<ServiceName, string[]>(names.map((n) => [n, []]));
+  let stopping = false;
+  const killAll = () => {
+    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    natsServer?.process.kill("SIGKILL");
+  };
+  process.once("exit", killAll);
+
+  let stopped: Promise<void> | undefined;
+  const stack: Stack = {
+    natsUrl,
+    ...(natsServer ? { natsServer, storeDir: natsServer.storeDir } : {}),
+    pids: () => Object.fromEntries([...children].map(([n, c]) => [n, c.pid])),
+    recentLogs: (service) => logs.get(service) ?? [],
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        await Promise.all([...children.values()].map((c) => stopChild(c, options.stopTimeoutMs ?? 10_000)));
+        await natsServer?.stop().catch(() => undefined);
+        if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+        process.removeListener("exit", killAll);
+      })();
+      return stopped;
+    },
+  };
+
+  const ready = names.map(
+    (name) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [join(root, "services", name, "src", "main.ts")], {
+          cwd: root,
+          env: { ...process.env, ...options.env, NATS_URL: natsUrl, LOG_LEVEL: options.logLevel ?? "info", LOG_PRETTY: "false" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        children.set(name, child);
+        let isReady = false;
+        const remember = (line: string) => {
+          const recent = logs.get(name);
+          if (!recent) return;
+          recent.push(line);
+          if (recent.length > 50) recent.shift();
+        };
+        for (const stream of ["stdout", "stderr"] as const) {
+          const input = child[stream];
+          if (!input) continue;
+          createInterface({ input }).on("line", (line) => {
+            remember(line);
+            options.onLog?.(name, line, stream);
+            if (!isReady && stream === "stdout" && isReadyLine(line)) {
+              isReady = true;
+              resolve();
+            }
+          });
+        }
+        child.once("error", (error) => reject(new StackError("SERVICE_EXITED", `${name} could not be started: ${error.message}`)));
+        child.once("exit", (code, signal) => {
+          if (!isReady) {
+            // Let readline deliver the last lines before reporting them.
+            setImmediate(() => {
+              const tail = (logs.get(name) ?? []).slice(-15).map((l) => `  ${l}`);
+              reject(
+                new StackError(
+                  "SERVICE_EXITED",
+                  `${name} exited (${signal ?? `code ${code}`}) before it was ready${tail.length ? `; its last output:\n${tail.join("\n")}` : ""}`,
+                ),
+              );
+            });
+          } else if (!stopping) options.onExit?.(name, code, signal);
+        });
+      }),
+  );
+
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const pending = names.filter((n) => !(logs.get(n) ?? []).some(isReadyLine));
+      reject(new StackError("READY_TIMEOUT", `services not ready after ${timeoutMs} ms: ${pending.join(", ")}`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all(ready), timeout]);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return stack;
+}
+
+async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
