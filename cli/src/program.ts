@@ -1,0 +1,147 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import pkg from "../package.json" with { type: "json" };
+import { CliError, errorText } from "./cli-error.ts";
+import type { CommandContext } from "./commands/context.ts";
+import { resultCommand } from "./commands/result.ts";
+import { runCommand } from "./commands/run.ts";
+import { submitCommand } from "./commands/submit.ts";
+import { upCommand } from "./commands/up.ts";
+import { watchCommand } from "./commands/watch.ts";
+import { EXIT, type ExitCode } from "./exit-codes.ts";
+import { type Output, processOutput } from "./output.ts";
+import { issuesOf } from "./submission.ts";
+
+const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+const EXIT_HELP = `
+Exit codes:
+  0    success (task completed)
+  1    task failed, or NATS / the local stack unavailable
+  2    invalid submission (checked locally, or rejected by the supervisor) or bad usage
+  3    no outcome for the task (baton result)
+  124  timed out waiting (baton run / watch --timeout-ms)
+  130  interrupted (Ctrl-C)
+
+Quickstart:
+  baton run --up --plan examples/seattle-weather-brief.json`;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new InvalidArgumentError("must be a TCP port (1-65535)");
+  return n;
+}
+
+/**
+ * Builds the `baton` commander program. Each action stores its exit code in `exit.code`
+ * instead of exiting, so {@link runCli} decides how the process ends.
+ */
+export function createProgram(exit: { code: ExitCode }): Command {
+  const program = new Command("baton")
+    .description("Baton: multi-agent orchestration over NATS JetStream — start the stack, submit tasks, follow them, read results.")
+    .version(pkg.version)
+    .addOption(new Option("--nats <url>", "NATS server URL(s), comma-separated").env("NATS_URL").default(DEFAULT_NATS_URL))
+    .option("--json", "machine-readable output: one JSON object per line", false)
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_HELP)
+    .exitOverride();
+
+  const context = (command: Command): CommandContext => {
+    const opts = command.optsWithGlobals<{ nats: string; json: boolean }>();
+    const source = program.getOptionValueSource("nats");
+    return { natsUrl: opts.nats, natsUrlGiven: source === "cli" || source === "env", output: processOutput(opts.json) };
+  };
+
+  program
+    .command("up")
+    .description("start the local stack in the foreground: nats-server (JetStream) + the five services; Ctrl-C stops it")
+    .option("--data-dir <dir>", "data folder; nats-server stores JetStream in <dir>/nats", ".baton")
+    .option("--no-nats", "start no nats-server: use --nats / NATS_URL")
+    .option("--port <port>", "port of the nats-server started (default 4222)", port)
+    .option("--raw-logs", "print the services' pino JSON log lines unchanged")
+    .option("--log-level <level>", "LOG_LEVEL of the services (trace|debug|info|warn|error)")
+    .action(async (flags, command: Command) => {
+      exit.code = await upCommand(context(command), flags);
+    });
+
+  program
+    .command("submit")
+    .description("validate and publish a task; prints its taskId (does not wait)")
+    .argument("[goal]", "the task's goal (overrides the plan file's goal)")
+    .option("--plan <file>", "JSON file: a submission {goal, plan} or a bare plan {steps: [...]}")
+    .option("--task-id <id>", "task id (idempotency key); default: the file's, else a new UUID")
+    .option("--timeout-ms <n>", "the task's wall-clock limit in ms (enforced by the supervisor)", positiveInt)
+    .action(async (goal: string | undefined, flags, command: Command) => {
+      exit.code = await submitCommand(context(command), goal, flags);
+    });
+
+  program
+    .command("watch")
+    .description("print a task's events from the beginning until it completes (exit 0) or fails (exit 1)")
+    .argument("<taskId>", "the task to follow")
+    .option("--timeout-ms <n>", "give up after n ms (exit 124); default: wait", positiveInt)
+    .action(async (taskId: string, flags, command: Command) => {
+      exit.code = await watchCommand(context(command), taskId, flags);
+    });
+
+  program
+    .command("result")
+    .description("print a task's outcome: the answer (exit 0), the failure (exit 1), or its state if none yet (exit 3)")
+    .argument("<taskId>", "the task")
+    .action(async (taskId: string, _flags, command: Command) => {
+      exit.code = await resultCommand(context(command), taskId);
+    });
+
+  program
+    .command("run")
+    .description("submit a plan, show live per-step progress, print the answer")
+    .argument("[goal]", "the task's goal (overrides the plan file's goal)")
+    .requiredOption("--plan <file>", "JSON file: a submission {goal, plan} or a bare plan {steps: [...]}")
+    .option("--task-id <id>", "task id (idempotency key); default: the file's, else a new UUID")
+    .option("--timeout-ms <n>", "how long to wait for the outcome, in ms (exit 124 after)", positiveInt, 120_000)
+    .option("--up", "start a private local stack (nats-server + services) first, stop it afterwards")
+    .action(async (goal: string | undefined, flags, command: Command) => {
+      exit.code = await runCommand(context(command), goal, flags);
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (as in `process.argv`) and returns the exit code. Expected failures
+ * ({@link CliError}) are printed as messages (JSON `{"kind":"error",...}` with --json), never as
+ * stack traces; usage errors give 2; anything unexpected gives 1 with its message.
+ */
+export async function runCli(argv: readonly string[]): Promise<ExitCode> {
+  const exit: { code: ExitCode } = { code: EXIT.ok };
+  const program = createProgram(exit);
+  try {
+    await program.parseAsync([...argv]);
+    return exit.code;
+  } catch (error) {
+    const output = processOutput(argv.includes("--json"));
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? EXIT.ok : EXIT.invalid;
+    }
+    if (error instanceof CliError) {
+      printError(output, error.message, error.exitCode, error.details, issuesOf(error));
+      return error.exitCode;
+    }
+    printError(output, `unexpected error: ${errorText(error)}`, EXIT.failed, process.env.BATON_DEBUG ? [String((error as Error)?.stack)] : []);
+    return EXIT.failed;
+  }
+}
+
+function printError(output: Output, message: string, exitCode: ExitCode, details: readonly string[], issues: unknown[] = []): void {
+  if (output.json) {
+    output.jsonLine({ kind: "error", exitCode, message, ...(issues.length ? { issues } : details.length ? { details } : {}) });
+    return;
+  }
+  output.err(`baton: ${message}`);
+  for (const line of details) output.err(line);
+}

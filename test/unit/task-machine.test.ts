@@ -1,0 +1,105 @@
+import { Plan, type StepResult, type TaskState } from "@baton/contracts";
+import { applyResult, failTask, newTaskState, pendingEffects, startTask } from "@baton/supervisor";
+import { describe, expect, it } from "vitest";
+
+const now = new Date("2026-11-22T00:00:00.000Z");
+const call = (args: Record<string, unknown> = { expression: "1" }) => [{ tool: "evaluate_expression", args }];
+
+function task(plan: unknown): TaskState {
+  return newTaskState({ taskId: "t1", goal: "g", plan: Plan.parse(plan), acceptedAt: now, timeoutMs: 60_000 });
+}
+
+function result(stepId: string, status: "completed" | "failed", output?: unknown, attempt = 1): StepResult {
+  return {
+    schemaVersion: 1,
+    taskId: "t1",
+    stepId,
+    agent: "code",
+    status,
+    ...(output === undefined ? {} : { output }),
+    toolCalls: [],
+    ...(status === "failed" ? { error: { code: "TOOL_FAILED" as const, message: "boom", retryable: false } } : {}),
+    attempt,
+    worker: "w",
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+    durationMs: 1,
+    usage: { toolCalls: 1, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+  };
+}
+
+const diamond = {
+  steps: [
+    { id: "a", agent: "code", instruction: "a", toolCalls: call() },
+    { id: "b", agent: "code", instruction: "b", toolCalls: call() },
+    { id: "c", agent: "code", instruction: "c", dependsOn: ["a", "b"], toolCalls: call({ expression: { $fromStep: "a", path: "/x" } }) },
+  ],
+};
+
+describe("the task state machine", () => {
+  it("dispatches independent steps together and a dependent once all its dependencies completed", () => {
+    const start = startTask(task(diamond), now);
+    expect(start.dispatch.map((w) => w.stepId)).toEqual(["a", "b"]);
+    const afterA = applyResult(start.state, result("a", "completed", { x: "2+2" }), now);
+    expect(afterA?.dispatch).toEqual([]);
+    const afterB = applyResult(afterA?.state as TaskState, result("b", "completed", 5), now);
+    expect(afterB?.dispatch.map((w) => w.stepId)).toEqual(["c"]);
+    const c = afterB?.dispatch[0];
+    expect(c?.toolCalls[0]?.args).toEqual({ expression: "2+2" }); // reference resolved
+    expect(c?.inputs).toEqual({ a: { x: "2+2" }, b: 5 });
+    const done = applyResult(afterB?.state as TaskState, result("c", "completed", 4), now);
+    expect(done?.synthesize).toBe(true);
+    expect(done?.state.status).toBe("synthesizing");
+  });
+
+  it("ignores a duplicate or stale result", () => {
+    const start = startTask(task(diamond), now);
+    const once = applyResult(start.state, result("a", "completed", { x: "1" }), now);
+    expect(applyResult(once?.state as TaskState, result("a", "completed", { x: "1" }), now)).toBeUndefined();
+    expect(applyResult(start.state, result("b", "completed", 1, 7), now)).toBeUndefined();
+  });
+
+  it("fails fast: the task fails with the failing step and pending steps are skipped", () => {
+    const start = startTask(task(diamond), now);
+    const failed = applyResult(start.state, result("a", "failed"), now);
+    expect(failed?.fail).toBe(true);
+    expect(failed?.state.failedStep).toBe("a");
+    expect(failed?.state.error?.code).toBe("STEP_FAILED");
+    expect(failed?.state.steps.c?.status).toBe("skipped");
+    expect(failed?.events.at(-1)?.type).toBe("failed");
+  });
+
+  it("continues: dependents of a failed step are skipped, the rest synthesized", () => {
+    const start = startTask(task({ ...diamond, failurePolicy: "continue" }), now);
+    const a = applyResult(start.state, result("a", "failed"), now);
+    expect(a?.state.steps.c?.status).toBe("skipped");
+    const b = applyResult(a?.state as TaskState, result("b", "completed", 1), now);
+    expect(b?.synthesize).toBe(true);
+  });
+
+  it("fails a step whose reference matches nothing, without dispatching it", () => {
+    const start = startTask(task(diamond), now);
+    const a = applyResult(start.state, result("a", "completed", { y: 1 }), now);
+    const b = applyResult(a?.state as TaskState, result("b", "completed", 1), now);
+    expect(b?.dispatch).toEqual([]);
+    expect(b?.state.steps.c?.outcome?.error?.code).toBe("UNRESOLVED_REFERENCE");
+    expect(b?.fail).toBe(true);
+  });
+
+  it("replays the pending side effects of a stored state", () => {
+    const start = startTask(task(diamond), now);
+    const replay = pendingEffects(start.state);
+    expect(replay.dispatch.map((w) => [w.stepId, w.attempt])).toEqual([
+      ["a", 1],
+      ["b", 1],
+    ]);
+    expect(replay.events).toEqual([]);
+  });
+
+  it("fails a running task on demand and only once", () => {
+    const start = startTask(task(diamond), now);
+    const failed = failTask(start.state, { code: "TASK_TIMEOUT", message: "late", retryable: false }, now);
+    expect(failed?.state.status).toBe("failed");
+    expect(failTask(failed?.state as TaskState, { code: "TASK_TIMEOUT", message: "late", retryable: false }, now)).toBeUndefined();
+  });
+});
