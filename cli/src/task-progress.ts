@@ -98,7 +98,9 @@ export class TaskProgress {
         break;
       case "step.dispatched": {
         const row = this.#rowFor(event.stepId, event.agent);
-        if (!isFinal(row.status) || event.attempt > row.attempt) {
+        // A newer attempt restarts the row; the same attempt only moves it forward (the worker's
+        // `step.started` may be stored before the supervisor's `step.dispatched`).
+        if (event.attempt > row.attempt || row.status === "pending") {
           row.status = "dispatched";
           row.attempt = event.attempt;
           delete row.startedAtMs;
@@ -111,7 +113,7 @@ export class TaskProgress {
       }
       case "step.started": {
         const row = this.#rowFor(event.stepId, event.agent);
-        if (!isFinal(row.status) || event.attempt > row.attempt) {
+        if (event.attempt > row.attempt || row.status === "pending" || row.status === "dispatched") {
           row.status = "running";
           row.attempt = Math.max(row.attempt, event.attempt);
           row.worker = event.worker;
