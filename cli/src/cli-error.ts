@@ -26,14 +26,24 @@ export function natsError(error: unknown, url: string): CliError {
   if (error instanceof CliError) return error;
   const text = errorText(error);
   if (/connection refused|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ETIMEDOUT|timeout|connection (closed|draining)/i.test(text)) {
-    return new CliError(`cannot reach NATS at ${url}: start the stack with \`baton up\`, or set NATS_URL (or pass --nats <url>)`, EXIT.failed, [], {
-      cause: error,
-    });
+    return new CliError(
+      `cannot reach NATS at ${url}: start the stack with \`baton up\`, or set NATS_URL (or pass --nats <url>)`,
+      EXIT.failed,
+      [],
+      {
+        cause: error,
+      },
+    );
   }
   if (/jetstream not enabled|JetStream not enabled|503/i.test(text)) {
-    return new CliError(`NATS at ${url} does not have JetStream enabled: start nats-server with -js (\`baton up\` does this)`, EXIT.failed, [], {
-      cause: error,
-    });
+    return new CliError(
+      `NATS at ${url} does not have JetStream enabled: start nats-server with -js (\`baton up\` does this)`,
+      EXIT.failed,
+      [],
+      {
+        cause: error,
+      },
+    );
   }
   if (/stream not found|no responders/i.test(text)) {
     return new CliError(
@@ -51,7 +61,7 @@ export function errorText(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
+    const message = current instanceof Error ? current.message : typeof current === "string" ? current : JSON.stringify(current);
     if (message && !parts.includes(message)) parts.push(message);
     current = current instanceof Error ? current.cause : undefined;
   }

@@ -17,13 +17,17 @@ export interface Output {
   jsonLine(value: unknown): void;
 }
 
-/** The process's stdout/stderr as an {@link Output}; `interactive` = stdout is a TTY and not `--json`. */
+/**
+ * The process's stdout/stderr as an {@link Output}; `interactive` = stdout is a TTY at least 40
+ * columns wide, TERM is not `dumb`, CI is unset and not `--json`.
+ */
 export function processOutput(json: boolean): Output {
   const stdout = process.stdout;
   const stderr = process.stderr;
   return {
     json,
-    interactive: !json && stdout.isTTY === true && process.env.TERM !== "dumb" && !process.env.CI,
+    // A pseudo-terminal without a size (columns 0) would wrap every character: use plain lines there.
+    interactive: !json && stdout.isTTY === true && (stdout.columns ?? 0) >= 40 && process.env.TERM !== "dumb" && !process.env.CI,
     stdout,
     stderr,
     out: (line) => void stdout.write(`${line}\n`),

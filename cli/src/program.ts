@@ -54,7 +54,9 @@ export function createProgram(exit: { code: ExitCode }): Command {
   const context = (command: Command): CommandContext => {
     const opts = command.optsWithGlobals<{ nats: string; json: boolean }>();
     const source = program.getOptionValueSource("nats");
-    return { natsUrl: opts.nats, natsUrlGiven: source === "cli" || source === "env", output: processOutput(opts.json) };
+    // An empty NATS_URL (`NATS_URL=` in a shell) counts as unset.
+    const given = (source === "cli" || source === "env") && opts.nats.trim() !== "";
+    return { natsUrl: given ? opts.nats : DEFAULT_NATS_URL, natsUrlGiven: given, output: processOutput(opts.json) };
   };
 
   program
@@ -126,13 +128,20 @@ export async function runCli(argv: readonly string[]): Promise<ExitCode> {
   } catch (error) {
     const output = processOutput(argv.includes("--json"));
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? EXIT.ok : EXIT.invalid;
+      return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version"
+        ? EXIT.ok
+        : EXIT.invalid;
     }
     if (error instanceof CliError) {
       printError(output, error.message, error.exitCode, error.details, issuesOf(error));
       return error.exitCode;
     }
-    printError(output, `unexpected error: ${errorText(error)}`, EXIT.failed, process.env.BATON_DEBUG ? [String((error as Error)?.stack)] : []);
+    printError(
+      output,
+      `unexpected error: ${errorText(error)}`,
+      EXIT.failed,
+      process.env.BATON_DEBUG ? [String((error as Error)?.stack)] : [],
+    );
     return EXIT.failed;
   }
 }

@@ -7,7 +7,7 @@ import { formatClock, formatDuration, oneLine } from "./format.ts";
  */
 export function formatEventLine(event: TaskEvent): string {
   const head = `${formatClock(event.at)}  ${event.type.padEnd(16)}`;
-  const step = (id: string, agent: string) => `${id.padEnd(12)} ${agent.padEnd(8)}`;
+  const step = (id: string, agent: string) => `${id.padEnd(16)} ${agent.padEnd(9)}`;
   switch (event.type) {
     case "accepted":
       return `${head} task ${event.taskId}: ${oneLine(event.goal, 100)}`;

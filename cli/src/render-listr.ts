@@ -37,7 +37,13 @@ export function listrView(output: Output): ProgressView {
   const titleOf = (row: StepRow) => `${row.stepId.padEnd(idWidth)}  ${row.agent.padEnd(8)}  ${describeRow(row, Date.now(), false)}`;
   const synthTitle = (p: TaskProgress) => {
     const status =
-      p.phase === "synthesizing" ? "writing" : p.phase === "completed" ? `done` : p.phase === "failed" ? "not needed (task failed)" : "waiting for the steps";
+      p.phase === "synthesizing"
+        ? "writing"
+        : p.phase === "completed"
+          ? `done`
+          : p.phase === "failed"
+            ? "not needed (task failed)"
+            : "waiting for the steps";
     return `${"answer".padEnd(idWidth)}  ${"synth".padEnd(8)}  ${status}`;
   };
 
@@ -61,7 +67,7 @@ export function listrView(output: Output): ProgressView {
   };
   const refreshRow = (row: StepRow) => {
     const final = isFinal(row.status) ? (row.status as Slot["finalState"]) : undefined;
-    const message = row.status === "failed" ? `${titleOf(row)} — ${row.error ? `${row.error.code}: ${row.error.message}` : "failed"}` : undefined;
+    const message = row.status === "failed" ? (row.error ? `${row.error.code}: ${row.error.message}` : "failed") : undefined;
     setSlot(row.stepId, titleOf(row), final, message);
   };
   const refreshAll = () => {

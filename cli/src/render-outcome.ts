@@ -18,7 +18,9 @@ export function renderStepTable(rows: readonly StepRow[], nowMs = Date.now()): s
  */
 export function renderTimingSummary(outcome: Outcome): string {
   const steps = outcome.steps.map((s) =>
-    s.status === "skipped" ? `${s.stepId} skipped` : `${s.stepId} ${formatDuration(s.durationMs)}${s.status === "failed" ? " (failed)" : ""}`,
+    s.status === "skipped"
+      ? `${s.stepId} skipped`
+      : `${s.stepId} ${formatDuration(s.durationMs)}${s.status === "failed" ? " (failed)" : ""}`,
   );
   return `Timing: total ${formatDuration(outcome.timings.durationMs)}${steps.length ? ` · ${steps.join(" · ")}` : ""}`;
 }
@@ -43,25 +45,24 @@ export function renderFailure(outcome: Outcome & { status: "failed" }, rows?: re
 
 /** What to print for a rejected submission: code, message and one line per offending field. */
 export function renderRejection(rejection: TaskRejected): string[] {
-  return [
-    `Submission rejected (${rejection.error.code}): ${rejection.error.message}`,
-    ...formatIssues(rejection.error.issues ?? []),
-  ];
+  return [`Submission rejected (${rejection.error.code}): ${rejection.error.message}`, ...formatIssues(rejection.error.issues ?? [])];
 }
 
 /** What to print when `run`/`watch` gave up: how long it waited and what was still unfinished. */
 export function renderTimeout(progress: TaskProgress, waitedMs: number, nowMs = Date.now()): string[] {
+  const head = `Timed out after ${formatDuration(waitedMs)} waiting for task ${progress.taskId}`;
+  if (progress.phase === "submitted") {
+    return [`${head}: no event arrived for it — the supervisor has not accepted it (is the stack running? is the taskId right?).`];
+  }
   const open = progress.unfinished();
   const what =
-    progress.phase === "submitted"
-      ? "the supervisor never accepted the task (is it running?)"
-      : progress.phase === "synthesizing"
-        ? "the synthesizer was still writing the answer"
-        : open.length
-          ? `still unfinished: ${open.map((r) => `${r.stepId} (${r.agent}, ${describeRow(r, nowMs)})`).join(", ")}`
-          : `task phase: ${progress.phase}`;
+    progress.phase === "synthesizing"
+      ? "the synthesizer was still writing the answer"
+      : open.length
+        ? `still unfinished: ${open.map((r) => `${r.stepId} (${r.agent}, ${describeRow(r, nowMs)})`).join(", ")}`
+        : `task phase: ${progress.phase}`;
   return [
-    `Timed out after ${formatDuration(waitedMs)} waiting for task ${progress.taskId}: ${what}.`,
+    `${head}: ${what}.`,
     `The task keeps running; follow it with \`baton watch ${progress.taskId}\` or fetch it later with \`baton result ${progress.taskId}\`.`,
   ];
 }

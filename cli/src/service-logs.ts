@@ -35,7 +35,7 @@ export function parsePinoLine(line: string): PinoLine | undefined {
 export interface ServiceLogFormat {
   /** Print the raw line after the prefix instead of `LEVEL msg key=value`. */
   readonly raw?: boolean;
-  /** Width the service name is padded to; default 14. */
+  /** Width the service name is padded to; default 15. */
   readonly nameWidth?: number;
   /** Colour for this stream (TTY + NO_COLOR unset); default process.stdout. */
   readonly stream?: NodeJS.WriteStream;
@@ -48,7 +48,7 @@ export interface ServiceLogFormat {
  */
 export function formatServiceLog(service: string, line: string, options: ServiceLogFormat = {}): string {
   const stream = options.stream ?? process.stdout;
-  const prefix = `${styleText("cyan", service.padEnd(options.nameWidth ?? 14), { stream })}|`;
+  const prefix = `${styleText("cyan", service.padEnd(options.nameWidth ?? 15), { stream })}|`;
   const parsed = options.raw ? undefined : parsePinoLine(line);
   if (!parsed) return `${prefix} ${line}`;
   const level = LEVELS[parsed.level ?? 30] ?? String(parsed.level);
@@ -60,8 +60,8 @@ export function formatServiceLog(service: string, line: string, options: Service
   return `${prefix} ${styleText(LEVEL_STYLE[level] ?? "white", level.padEnd(5), { stream })} ${parsed.msg ?? ""}${fields.length ? `  ${styleText("gray", fields.join(" "), { stream })}` : ""}`;
 }
 
-/** True when a service's log line says it is up: msg `started`, or a msg ending in `ready`. */
-export function isReadyLine(line: string): boolean {
+/** The `msg` of a pino JSON line, or undefined for any other line. */
+export function logMessage(line: string): string | undefined {
   const msg = parsePinoLine(line)?.msg;
-  return msg === "started" || (typeof msg === "string" && /\bready$/.test(msg));
+  return typeof msg === "string" ? msg : undefined;
 }

@@ -7,11 +7,25 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type LocalNatsServer, natsServerAvailable, startLocalNatsServer } from "@baton/core";
 import { repoRoot } from "./repo-root.ts";
-import { isReadyLine } from "./service-logs.ts";
+import { logMessage } from "./service-logs.ts";
 
 /** The services of the local stack, in start order. Each runs as `node services/<name>/src/main.ts`. */
 export const SERVICE_NAMES = ["supervisor", "research-agent", "code-agent", "data-agent", "synthesizer"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/**
+ * The log message after which each service consumes work. Every service also logs `started`
+ * (after connecting and provisioning); if its own ready message does not follow within
+ * {@link READY_GRACE_MS}, `started` is taken as ready (so a renamed message only slows start-up).
+ */
+export const READY_MESSAGES: Readonly<Record<ServiceName, string>> = {
+  supervisor: "started",
+  "research-agent": "worker ready",
+  "code-agent": "worker ready",
+  "data-agent": "worker ready",
+  synthesizer: "synthesizer ready",
+};
+const READY_GRACE_MS = 3_000;
 
 /** Options of {@link startStack}. */
 export interface StackOptions {
@@ -80,8 +94,8 @@ export const NATS_INSTALL_HINT = [
  * Starts the local Baton stack: unless `natsUrl` is given, a private nats-server with JetStream
  * (file store in `<dataDir>/nats` or a temp folder) on 127.0.0.1:`port` (default: a free port);
  * then the five services as child processes (`process.execPath services/<name>/src/main.ts`, cwd =
- * repository root, env NATS_URL set). Resolves once every service logged its ready line (msg
- * `started` or `… ready`). A stack that fails to start is stopped before the error is thrown.
+ * repository root, env NATS_URL set). Resolves once every service logged its ready line
+ * ({@link READY_MESSAGES}). A stack that fails to start is stopped before the error is thrown.
  * Children are SIGKILLed if this process exits without calling `stop()`.
  * @throws StackError: NATS_SERVER_MISSING (with install instructions), PORT_IN_USE,
  *   NATS_START_FAILED, SERVICE_MISSING, SERVICE_EXITED (with the service's last output), READY_TIMEOUT.
@@ -154,6 +168,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         });
         children.set(name, child);
         let isReady = false;
+        let grace: NodeJS.Timeout | undefined;
+        const markReady = () => {
+          if (isReady) return;
+          isReady = true;
+          clearTimeout(grace);
+          resolve();
+        };
         const remember = (line: string) => {
           const recent = logs.get(name);
           if (!recent) return;
@@ -166,14 +187,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           createInterface({ input }).on("line", (line) => {
             remember(line);
             options.onLog?.(name, line, stream);
-            if (!isReady && stream === "stdout" && isReadyLine(line)) {
-              isReady = true;
-              resolve();
-            }
+            if (isReady || stream !== "stdout") return;
+            const msg = logMessage(line);
+            if (msg === READY_MESSAGES[name]) markReady();
+            else if (msg === "started") grace ??= setTimeout(markReady, READY_GRACE_MS);
           });
         }
         child.once("error", (error) => reject(new StackError("SERVICE_EXITED", `${name} could not be started: ${error.message}`)));
         child.once("exit", (code, signal) => {
+          clearTimeout(grace);
           if (!isReady) {
             // Let readline deliver the last lines before reporting them.
             setImmediate(() => {
@@ -194,7 +216,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const pending = names.filter((n) => !(logs.get(n) ?? []).some(isReadyLine));
+      const pending = names.filter((n) => !(logs.get(n) ?? []).some((l) => logMessage(l) === READY_MESSAGES[n]));
       reject(new StackError("READY_TIMEOUT", `services not ready after ${timeoutMs} ms: ${pending.join(", ")}`));
     }, timeoutMs);
   });
@@ -210,7 +232,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // No pid: the process never started (spawn error), so there is nothing to wait for.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

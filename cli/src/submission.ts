@@ -32,14 +32,15 @@ export async function buildSubmission(input: SubmissionInput): Promise<ResolvedS
   const fromFile = input.planFile ? await readPlanFile(input.planFile) : {};
   const raw: Record<string, unknown> = { ...fromFile };
   if (input.goal !== undefined && input.goal.trim() !== "") raw.goal = input.goal;
-  if (raw.goal === undefined) {
-    throw new CliError("a goal is required: pass it as an argument, or put \"goal\" in the plan file", EXIT.invalid);
-  }
   raw.taskId = input.taskId ?? raw.taskId ?? randomUUID();
   if (input.timeoutMs !== undefined) raw.timeoutMs = input.timeoutMs;
   const parsed = TaskSubmission.safeParse(raw);
   if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error);
+    const issues = toFieldIssues(parsed.error).map((i) =>
+      i.path === "goal" && raw.goal === undefined
+        ? { path: "goal", message: 'required: pass the goal as an argument, or put "goal" in the plan file' }
+        : i,
+    );
     throw new CliError(`invalid submission${input.planFile ? ` (${input.planFile})` : ""}:`, EXIT.invalid, formatIssues(issues), {
       cause: issues,
     });

@@ -51,6 +51,7 @@ export class TaskProgress {
   error?: ErrorInfo;
   failedStep?: string;
   readonly #rows = new Map<string, StepRow>();
+  #outcomeApplied = false;
 
   constructor(taskId: string, plan?: Plan) {
     this.taskId = taskId;
@@ -78,12 +79,15 @@ export class TaskProgress {
   }
 
   /**
-   * Applies one event. Events for another task are ignored. A final row only moves again when a
-   * newer attempt is dispatched.
+   * Applies one event. Events for another task, and step events after the outcome, are ignored.
+   * A final row only moves again when a newer attempt is dispatched.
    * @returns the ids of the rows that changed (possibly inferred skips).
    */
   apply(event: TaskEvent): string[] {
     if (event.taskId !== this.taskId) return [];
+    // The outcome is the task's record: a step event arriving after it (e.g. a step that was still
+    // running when a fail-fast failure ended the task, recorded as skipped) does not change rows.
+    if (this.#outcomeApplied && event.type.startsWith("step.")) return [];
     const changed: string[] = [];
     switch (event.type) {
       case "accepted":
@@ -163,6 +167,7 @@ export class TaskProgress {
    */
   applyOutcome(outcome: Outcome): string[] {
     if (outcome.taskId !== this.taskId) return [];
+    this.#outcomeApplied = true;
     this.goal = outcome.goal;
     this.phase = outcome.status;
     this.durationMs = outcome.timings.durationMs;

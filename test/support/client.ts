@@ -71,7 +71,7 @@ export async function connectClient(url: string): Promise<TestClient> {
       await js.publish(subjects.submit, data);
     },
     async submit(submission) {
-      if (typeof submission.taskId === "string") ensureOutcome(submission.taskId);
+      if (typeof submission.taskId === "string") void ensureOutcome(submission.taskId);
       await js.publish(subjects.submit, JSON.stringify(submission));
     },
     outcome(taskId, timeoutMs = 60_000) {
@@ -96,7 +96,7 @@ export async function connectClient(url: string): Promise<TestClient> {
         const created: TaskEvent[] = [];
         list = created;
         events.set(taskId, created);
-        ensureOutcome(taskId);
+        void ensureOutcome(taskId);
         subs.push(nc.subscribe(subjects.events(taskId), {
             callback: (_err, msg) => {
               created.push(TaskEvent.parse(msg.json()));

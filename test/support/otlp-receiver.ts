@@ -42,7 +42,7 @@ export async function startOtlpReceiver(): Promise<{ url: string; spans: Receive
                 service: String(resource["service.name"]),
                 traceId: String(s.traceId),
                 spanId: String(s.spanId),
-                parentSpanId: String(s.parentSpanId ?? ""),
+                parentSpanId: typeof s.parentSpanId === "string" ? s.parentSpanId : "",
                 name: String(s.name),
                 kind: Number(s.kind),
                 attributes: attributes(s.attributes as OtlpAttribute[] | undefined),

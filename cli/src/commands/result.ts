@@ -34,7 +34,10 @@ export async function resultCommand(ctx: CommandContext, taskId: string): Promis
     const state = await readTaskState(conn, taskId);
     if (output.json) output.jsonLine({ kind: "not_found", taskId, ...(state ? { state } : {}) });
     else if (state) for (const line of renderTaskState(state)) output.out(line);
-    else output.err(`No task ${taskId}: no outcome in BATON_OUTCOMES and no state in KV ${KV_BUCKETS.tasks.name} (outcomes are kept 30 days).`);
+    else
+      output.err(
+        `No task ${taskId}: no outcome in BATON_OUTCOMES and no state in KV ${KV_BUCKETS.tasks.name} (outcomes are kept 30 days).`,
+      );
     return EXIT.notFound;
   } finally {
     await conn.close();

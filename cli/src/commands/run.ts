@@ -120,7 +120,9 @@ function printResult(output: Output, result: FollowResult): ExitCode {
     case "failed": {
       const outcome = result.outcome;
       if (output.json) {
-        output.jsonLine(outcome ? { kind: "outcome", ...outcome } : { kind: "outcome", status: "failed", taskId: progress.taskId, error: progress.error });
+        output.jsonLine(
+          outcome ? { kind: "outcome", ...outcome } : { kind: "outcome", status: "failed", taskId: progress.taskId, error: progress.error },
+        );
         return EXIT.failed;
       }
       output.out("");
@@ -128,7 +130,9 @@ function printResult(output: Output, result: FollowResult): ExitCode {
         for (const line of renderFailure(outcome, progress.rows())) output.out(line);
         output.out(renderTimingSummary(outcome));
       } else {
-        output.out(`Task ${progress.taskId} failed: ${progress.error ? `${progress.error.code}: ${progress.error.message}` : "unknown error"}`);
+        output.out(
+          `Task ${progress.taskId} failed: ${progress.error ? `${progress.error.code}: ${progress.error.message}` : "unknown error"}`,
+        );
         if (progress.failedStep) output.out(`Failing step: ${progress.failedStep}`);
         for (const line of ["Steps:", ...renderStepTable(progress.rows())]) output.out(line);
       }

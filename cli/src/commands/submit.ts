@@ -27,7 +27,9 @@ export async function submitCommand(ctx: CommandContext, goal: string | undefine
     else {
       ctx.output.out(published.taskId);
       if (published.duplicate) {
-        ctx.output.err(`note: a submission with taskId ${published.taskId} was already published in the last 2 minutes; the task runs once`);
+        ctx.output.err(
+          `note: a submission with taskId ${published.taskId} was already published in the last 2 minutes; the task runs once`,
+        );
       }
     }
     return EXIT.ok;

@@ -48,7 +48,7 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
   let stack: Stack;
   try {
     stack = await startStack({
-      ...(external ? { natsUrl: ctx.natsUrl } : { dataDir: flags.dataDir, port: flags.port ?? 4222 }),
+      ...(external ? { natsUrl: ctx.natsUrl } : { dataDir: resolve(flags.dataDir), port: flags.port ?? 4222 }),
       ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
       onLog: (service, line) => output.out(formatServiceLog(service, line, { raw: flags.rawLogs ?? false })),
       onExit: (service, code, signal) =>
@@ -61,7 +61,8 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
     throw error;
   }
   output.out(`Baton is up: NATS at ${stack.natsUrl} (started in ${formatDuration(Date.now() - started)})`);
-  if (stack.natsUrl !== "nats://127.0.0.1:4222" && !external) output.out(`  export NATS_URL=${stack.natsUrl}   # for baton commands in other shells`);
+  if (stack.natsUrl !== "nats://127.0.0.1:4222" && !external)
+    output.out(`  export NATS_URL=${stack.natsUrl}   # for baton commands in other shells`);
   output.out("Press Ctrl-C to stop.");
   const signal = await interrupt.signalled;
   output.out(`${signal}: stopping the services, then nats-server…`);

@@ -68,7 +68,9 @@ export async function startLocalNatsServer(options: LocalNatsOptions): Promise<L
       "",
     ].join("\n"),
   );
-  const child = spawn(options.binary ?? "nats-server", ["-c", configFile], { stdio: options.stdio ?? "ignore" });
+  // Its own process group: a Ctrl-C in the terminal reaches the CLI, which stops the services
+  // first and the server last, instead of the server dying under the draining services.
+  const child = spawn(options.binary ?? "nats-server", ["-c", configFile], { stdio: options.stdio ?? "ignore", detached: true });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const spawnError = new Promise<never>((_, reject) => child.once("error", reject));
   await Promise.race([waitForPort(port, 10_000), spawnError]);

@@ -68,6 +68,7 @@ export class TaskStore {
 }
 
 function isWrongSequence(error: unknown): boolean {
-  const text = String(error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  const text = error instanceof Error ? `${error.message} ${cause}` : String(error);
   return text.includes("wrong last sequence") || text.includes("10071");
 }

@@ -10,13 +10,13 @@ export function renderOutput(tool: string | undefined, output: unknown): string 
   }
   if (tool === "search_documents" && Array.isArray(o.hits)) {
     const hits = o.hits as { id: string; title?: string; heading?: string; snippet?: string; score?: number }[];
-    if (hits.length === 0) return `_No documents matched "${String(o.query ?? "")}"._`;
+    if (hits.length === 0) return `_No documents matched "${typeof o.query === "string" ? o.query : ""}"._`;
     return hits
       .map((h) => `- **${h.heading ?? h.title ?? h.id}** (\`${h.id}\`, score ${num(h.score ?? 0)}) — ${oneLine(h.snippet ?? "", 220)}`)
       .join("\n");
   }
   if (tool === "read_document" && typeof o.text === "string") {
-    const source = `\`${String(o.id)}\`${o.heading ? ` — ${String(o.heading)}` : ""}`;
+    const source = `\`${String(o.id)}\`${typeof o.heading === "string" ? ` — ${o.heading}` : ""}`;
     return `From ${source}${o.truncated ? " (excerpt)" : ""}:\n\n${quote(cut(o.text, 2_500))}`;
   }
   if (tool === "evaluate_expression" && "result" in o) {
@@ -67,7 +67,7 @@ function table(rows: Record<string, unknown>[], max: number): string {
 function cell(v: unknown): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") return num(v);
-  const s = typeof v === "object" ? JSON.stringify(v) : String(v);
+  const s = typeof v === "object" ? JSON.stringify(v) : String(v as string | number | boolean | bigint);
   return oneLine(s, 80).replaceAll("|", "\\|");
 }
 

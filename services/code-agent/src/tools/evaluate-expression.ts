@@ -1,9 +1,14 @@
-import { defineTool, type Tool, ToolError } from "@baton/tools";
-import { all, create, type FactoryFunctionMap, type MathNode } from "mathjs";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { defineTool, type Tool, ToolError, type ToolErrorCode } from "@baton/tools";
+import { all, create, type FactoryFunctionMap } from "mathjs";
 import { z } from "zod";
 
 /** Most elements a range/zeros/ones/identity/random/resize/matrixFromFunction call may create. */
 export const MAX_MATRIX_ELEMENTS = 1_000_000;
+/** Wall-clock limit of one expression in ms, enforced by terminating the evaluator's worker thread. */
+export const EXPRESSION_TIMEOUT_MS = 1_500;
+/** Heap limit of the evaluator's worker thread in MB; exceeding it fails the call, not the process. */
+export const EXPRESSION_HEAP_MB = 128;
 
 /** Input of `evaluate_expression`: a mathjs expression (1..2,000 chars) and optional variables. */
 export const evaluateExpressionInput = z.object({
@@ -17,7 +22,12 @@ export const evaluateExpressionInput = z.object({
     .describe("Variables usable in the expression: numbers, number arrays or strings."),
 });
 
-/** Output of `evaluate_expression`: `result` is a number, boolean, string or array; other values (units, complex, big numbers) come as math.format strings. */
+type Scope = NonNullable<z.output<typeof evaluateExpressionInput>["scope"]>;
+
+/**
+ * Output of `evaluate_expression`. `result` is a number, boolean, string or (nested) array; other values
+ * (units, complex and big numbers, fractions, non-finite numbers) come as `math.format` strings.
+ */
 export interface EvaluateExpressionOutput {
   readonly expression: string;
   readonly result: unknown;
@@ -31,111 +41,202 @@ const DISABLED = [
   "simplify", "simplifyConstant", "simplifyCore", "derivative", "rationalize", "symbolicEqual", "leafCount",
 ];
 
-// mathjs types `all` as possibly undefined (a Record destructuring); it is always present.
-const math = create(all as FactoryFunctionMap);
-// Captured before the overrides: the tool itself may parse and evaluate, expressions may not.
-const { evaluate, parse } = math;
-
-const num = (v: unknown): number => (math.isUnit(v) ? Number(v.value) : Number(v));
-const dims = (v: unknown): number[] => {
-  const list: unknown = math.isMatrix(v) ? v.toArray() : v;
-  return Array.isArray(list) ? (list as unknown[]).flat(Infinity).map(num) : [num(list)];
-};
-const product = (xs: number[]): number => xs.reduce((a, b) => a * Math.abs(b), 1);
-const isSize = (v: unknown): boolean => Array.isArray(v) || math.isMatrix(v);
-
-function rangeCount(args: unknown[]): number {
-  // The string form is "start:end" or "start:step:end"; the call form is (start, end, step?).
-  const [start, end, step] =
-    typeof args[0] === "string"
-      ? ((p) => (p.length === 3 ? [p[0], p[2], p[1]] : [p[0], p[1], 1]))(args[0].split(":").map(Number))
-      : [num(args[0]), num(args[1]), typeof args[2] === "boolean" || args[2] === undefined ? 1 : num(args[2])];
-  const n = Math.abs((Number(end) - Number(start)) / Number(step));
-  return Number.isNaN(n) ? 0 : n; // NaN: let range itself reject the arguments
-}
-
-// Functions that materialize arrays from a size, each mapping its arguments to the element count.
-const notFormat = (a: unknown[]): unknown[] => a.filter((x) => typeof x !== "string");
-const sized: Record<string, (args: unknown[]) => number> = {
-  range: rangeCount,
-  zeros: (a) => product(notFormat(a).flatMap(dims)),
-  ones: (a) => product(notFormat(a).flatMap(dims)),
-  identity: (a) => ((d) => product(d.length === 1 ? [d[0] ?? 0, d[0] ?? 0] : d))(notFormat(a).flatMap(dims)),
-  random: (a) => (isSize(a[0]) ? product(dims(a[0])) : 1),
-  randomInt: (a) => (isSize(a[0]) ? product(dims(a[0])) : 1),
-  resize: (a) => product(dims(a[1])),
-  matrixFromFunction: (a) => product(dims(a[0])),
-};
-
 type Fn = ((...args: unknown[]) => unknown) & { transform?: Fn };
-const guard = (name: string, original: Fn, count: (args: unknown[]) => number): Fn => (...args) => {
-  const n = count(args);
-  if (!(n <= MAX_MATRIX_ELEMENTS)) throw new Error(`${name} would create ${n} elements; the limit is ${MAX_MATRIX_ELEMENTS}`);
-  return original(...args);
-};
 
-const overrides: Record<string, Fn> = {};
-for (const name of DISABLED) {
-  overrides[name] = () => {
-    throw new Error(`function ${name} is disabled`);
+// Builds the restricted mathjs instance. Runs in the worker only: mathjs is synchronous, so a heavy
+// expression (e.g. broadcasting `ones(3000,1) + ones(1,3000)` takes ~70 s) would block the agent's thread.
+function createRestrictedEvaluator(): (expression: string, scope: Scope) => EvaluateExpressionOutput {
+  // mathjs types `all` as possibly undefined (a Record destructuring); it is always present.
+  const math = create(all as FactoryFunctionMap);
+  const evaluate = math.evaluate; // captured before `evaluate` is disabled for expressions
+
+  const num = (v: unknown): number => (math.isUnit(v) ? Number(v.value) : Number(v));
+  const dims = (v: unknown): number[] => {
+    const list: unknown = math.isMatrix(v) ? v.toArray() : v;
+    return Array.isArray(list) ? (list as unknown[]).flat(Infinity).map(num) : [num(list)];
+  };
+  const product = (xs: number[]): number => xs.reduce((a, b) => a * Math.abs(b), 1);
+  const sizes = (a: unknown[]): number[] => a.filter((x) => typeof x !== "string").flatMap(dims); // drop format args
+  const sizeArg = (v: unknown): number => (Array.isArray(v) || math.isMatrix(v) ? product(dims(v)) : 1);
+  const rangeCount = (a: unknown[]): number => {
+    // The string form is "start:end" or "start:step:end"; the call form is (start, end, step | includeEnd).
+    const p = typeof a[0] === "string" ? a[0].split(":").map(Number) : [];
+    const [start, end, step] =
+      p.length > 0
+        ? [p[0], p.length === 3 ? p[2] : p[1], p.length === 3 ? p[1] : 1]
+        : [num(a[0]), num(a[1]), typeof a[2] === "boolean" || a[2] === undefined ? 1 : num(a[2])];
+    const n = Math.abs((Number(end) - Number(start)) / Number(step));
+    return Number.isNaN(n) ? 0 : n; // NaN: let range itself reject the arguments
+  };
+  // Functions that materialize arrays from a size, each mapping its arguments to an element count:
+  // a fast, clear error instead of a worker running out of memory or time.
+  const sized: Record<string, (args: unknown[]) => number> = {
+    range: rangeCount,
+    zeros: (a) => product(sizes(a)),
+    ones: (a) => product(sizes(a)),
+    identity: (a) => ((d) => product(d.length === 1 ? [d[0] ?? 0, d[0] ?? 0] : d))(sizes(a)),
+    random: (a) => sizeArg(a[0]),
+    randomInt: (a) => sizeArg(a[0]),
+    resize: (a) => sizeArg(a[1]),
+    matrixFromFunction: (a) => sizeArg(a[0]),
+  };
+  const guard = (name: string, original: Fn, count: (args: unknown[]) => number): Fn => (...args) => {
+    const n = count(args);
+    if (!(n <= MAX_MATRIX_ELEMENTS)) throw new Error(`${name} would create ${n} elements; the limit is ${MAX_MATRIX_ELEMENTS}`);
+    return original(...args);
+  };
+  const lookup = (table: object, name: string) => (table as Record<string, Fn | undefined>)[name];
+
+  const overrides: Record<string, Fn> = {};
+  for (const name of DISABLED) {
+    overrides[name] = () => {
+      throw new Error(`function ${name} is disabled`);
+    };
+  }
+  for (const [name, count] of Object.entries(sized)) {
+    const original = lookup(math, name);
+    if (!original) continue;
+    const wrapped = guard(name, original, count);
+    // Expressions call the transform when there is one (range's includes its end): guard both.
+    const transform = lookup(math.expression.transform, name);
+    if (transform) wrapped.transform = guard(name, transform, count);
+    overrides[name] = wrapped;
+  }
+  math.import(overrides, { override: true });
+
+  const toJson = (value: unknown): unknown => {
+    if (typeof value === "number") return Number.isFinite(value) ? value : math.format(value);
+    if (typeof value === "boolean" || typeof value === "string") return value;
+    if (value === undefined || value === null) return null;
+    if (math.isMatrix(value)) return toJson(value.toArray());
+    if (Array.isArray(value)) return value.map(toJson);
+    return math.format(value);
+  };
+  return (expression, scope) => {
+    // A Map scope keeps assignments inside the call; a multi-statement expression gives a ResultSet.
+    let value: unknown = evaluate(expression, new Map(Object.entries(scope)));
+    if (math.typeOf(value) === "ResultSet") value = (value as { entries: unknown[] }).entries.at(-1);
+    return { expression, result: toJson(value), resultType: math.typeOf(value) };
   };
 }
-const lookup = (table: object, name: string): Fn | undefined => (table as Record<string, Fn | undefined>)[name];
-for (const [name, count] of Object.entries(sized)) {
-  const original = lookup(math, name);
-  if (!original) continue;
-  const wrapped = guard(name, original, count);
-  // Expressions call the transform when there is one (e.g. range's includes its end); guard both.
-  const transform = lookup(math.expression.transform, name);
-  if (transform) wrapped.transform = guard(name, transform, count);
-  overrides[name] = wrapped;
-}
-math.import(overrides, { override: true });
 
-// User-defined functions allow recursion, which can block the (synchronous) evaluator for hours.
-function refuseFunctionDefinitions(node: MathNode): void {
-  node.traverse((n) => {
-    if (n.type === "FunctionAssignmentNode") throw new Error("defining functions is not supported");
+interface Request {
+  readonly id: number;
+  readonly expression: string;
+  readonly scope: Scope;
+}
+type Reply =
+  | { readonly id: number; readonly ok: true; readonly output: EvaluateExpressionOutput }
+  | { readonly id: number; readonly ok: false; readonly code: ToolErrorCode; readonly message: string; retryable?: boolean };
+
+const WORKER_ROLE = "baton:evaluate-expression";
+
+// Worker side: this same module, started with WORKER_ROLE as its workerData.
+if (!isMainThread && workerData === WORKER_ROLE && parentPort) {
+  const port = parentPort;
+  const evaluateRestricted = createRestrictedEvaluator();
+  port.on("message", ({ id, expression, scope }: Request) => {
+    try {
+      port.postMessage({ id, ok: true, output: evaluateRestricted(expression, scope) } satisfies Reply);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      port.postMessage({ id, ok: false, code: "TOOL_FAILED", message } satisfies Reply);
+    }
   });
+  port.postMessage("ready");
 }
 
-function toJson(value: unknown): unknown {
-  if (typeof value === "number") return Number.isFinite(value) ? value : math.format(value);
-  if (typeof value === "boolean" || typeof value === "string") return value;
-  if (value === undefined || value === null) return null;
-  if (math.isMatrix(value)) return toJson(value.toArray());
-  if (Array.isArray(value)) return value.map(toJson);
-  return math.format(value);
+// Main side: one worker per tool, started on creation, replaced after a timeout or a crash.
+class Evaluator {
+  #worker: Worker | undefined;
+  #ready: Promise<void> = Promise.resolve();
+  readonly #pending = new Map<number, (reply: Reply) => void>();
+  #nextId = 0;
+
+  start(): void {
+    if (this.#worker) return;
+    const worker = new Worker(new URL(import.meta.url), {
+      workerData: WORKER_ROLE,
+      resourceLimits: { maxOldGenerationSizeMb: EXPRESSION_HEAP_MB },
+    });
+    worker.unref(); // an idle evaluator must not keep the process alive
+    this.#worker = worker;
+    this.#ready = new Promise((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("exit", () => reject(new ToolError("TOOL_FAILED", "the expression evaluator failed to start")));
+    });
+    this.#ready.catch(() => {}); // observed in evaluate(); avoids an unhandled rejection when idle
+    worker.on("message", (reply: Reply | "ready") => {
+      if (reply !== "ready") this.#pending.get(reply.id)?.(reply);
+    });
+    worker.on("error", (error: Error & { code?: string }) => {
+      const oom = error.code === "ERR_WORKER_OUT_OF_MEMORY";
+      this.#stop(worker, "TOOL_FAILED", oom ? `expression exceeded the ${EXPRESSION_HEAP_MB} MB memory limit` : error.message);
+    });
+    worker.on("exit", () => this.#stop(worker, "TOOL_FAILED", "the expression evaluator stopped", true));
+  }
+
+  async evaluate(expression: string, scope: Scope, signal: AbortSignal): Promise<EvaluateExpressionOutput> {
+    this.start();
+    await this.#ready; // the time limit starts once mathjs is loaded (~300 ms after start)
+    const worker = this.#worker;
+    if (!worker) throw new ToolError("TOOL_FAILED", "the expression evaluator stopped", { retryable: true });
+    const id = this.#nextId++;
+    const reply = await new Promise<Reply>((resolve) => {
+      const timeout = `expression exceeded its ${EXPRESSION_TIMEOUT_MS} ms time limit`;
+      const timer = setTimeout(() => this.#stop(worker, "TOOL_TIMEOUT", timeout, false, id), EXPRESSION_TIMEOUT_MS);
+      const onAbort = () => this.#stop(worker, "TOOL_TIMEOUT", "expression was cancelled", false, id);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, (r) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#pending.delete(id);
+        resolve(r);
+      });
+      if (signal.aborted) onAbort();
+      else worker.postMessage({ id, expression, scope } satisfies Request);
+    });
+    if (reply.ok) return reply.output;
+    throw new ToolError(reply.code, reply.message, { retryable: reply.retryable ?? false });
+  }
+
+  // Terminating the worker is the only way to stop a running expression; other calls in flight on it
+  // fail as retryable. `culprit` is the call that caused the stop and gets the given code and message.
+  #stop(worker: Worker, code: ToolErrorCode, message: string, retryable = false, culprit?: number): void {
+    if (this.#worker !== worker) return;
+    this.#worker = undefined;
+    void worker.terminate();
+    for (const [id, settle] of [...this.#pending]) {
+      const own = culprit === undefined || id === culprit;
+      const why = own ? message : "interrupted because another expression was stopped; retry";
+      settle({ id, ok: false, code: own ? code : "TOOL_FAILED", message: why, retryable: own ? retryable : true });
+    }
+  }
 }
 
 /**
- * Creates the `evaluate_expression` tool (mathjs, restricted instance): risk tier "compute", idempotent,
- * 2,000 ms timeout. A multi-statement expression returns its last value.
- * @throws ToolError `TOOL_FAILED` with mathjs's message for parse errors, unknown symbols, disabled functions
- *   (import, evaluate, createUnit, ...), function definitions and arrays above {@link MAX_MATRIX_ELEMENTS}.
+ * Creates the `evaluate_expression` tool: a restricted mathjs instance in a worker thread (started here,
+ * ~300 ms to load; {@link EXPRESSION_HEAP_MB} MB heap). Risk tier "compute", idempotent, 2,000 ms tool timeout.
+ * A multi-statement expression returns its last value.
+ * @throws ToolError `TOOL_FAILED` with mathjs's message (parse errors, unknown symbols, disabled functions such as
+ *   import/evaluate/createUnit, arrays above {@link MAX_MATRIX_ELEMENTS}) or when the worker runs out of memory;
+ *   `TOOL_TIMEOUT` after {@link EXPRESSION_TIMEOUT_MS} ms or when the call's signal aborts.
  */
 export function createEvaluateExpressionTool(): Tool<typeof evaluateExpressionInput, EvaluateExpressionOutput> {
+  const evaluator = new Evaluator();
+  evaluator.start();
   return defineTool({
     name: "evaluate_expression",
     description:
       "Evaluates a math.js expression exactly and returns the value: arithmetic, functions (sqrt, log, sin, mean, " +
       "median, std, sum, ...), matrices `[1,2;3,4]`, ranges `1:10`, units and conversions (`5 cm to inch`), " +
       "complex numbers. `scope` supplies variables. Statements separated by `;` return the last value. " +
-      "Defining functions is not supported. Use it instead of doing arithmetic in your head.",
+      `Limits: ${EXPRESSION_TIMEOUT_MS} ms, arrays of ${MAX_MATRIX_ELEMENTS} elements. ` +
+      "Use it instead of doing arithmetic in your head.",
     input: evaluateExpressionInput,
     timeoutMs: 2_000,
     riskTier: "compute",
     idempotent: true,
-    execute: async ({ expression, scope }) => {
-      try {
-        refuseFunctionDefinitions(parse(expression));
-        let value: unknown = evaluate(expression, new Map(Object.entries(scope ?? {})));
-        // A multi-statement expression gives a ResultSet; the last visible value is the answer.
-        if (math.typeOf(value) === "ResultSet") value = (value as { entries: unknown[] }).entries.at(-1);
-        return { expression, result: toJson(value), resultType: math.typeOf(value) };
-      } catch (error) {
-        throw new ToolError("TOOL_FAILED", error instanceof Error ? error.message : String(error), { cause: error });
-      }
-    },
+    execute: ({ expression, scope }, ctx) => evaluator.evaluate(expression, scope ?? {}, ctx.signal),
   });
 }

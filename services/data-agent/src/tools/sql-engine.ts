@@ -206,8 +206,8 @@ export class SqlEngine {
         const count = await conn.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(spec.name)}`);
         const described = await conn.runAndReadAll(`DESCRIBE ${quoteIdent(spec.name)}`);
         const columns = described.getRowObjectsJson().map((row) => ({
-          name: String(row["column_name"]),
-          type: String(row["column_type"]),
+          name: String(row["column_name"] as string),
+          type: String(row["column_type"] as string),
           nullable: row["null"] === "YES",
         }));
         loaded.push({ ...spec, rowCount: Number(count.getRowsJson()[0]?.[0]), columns, loadMs: performance.now() - started });
