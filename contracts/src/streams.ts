@@ -32,49 +32,30 @@ export interface ConsumerSpec {
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
+/** A file-backed work-queue stream: a message is removed once acked. */
+function workQueue(name: string, streamSubjects: readonly string[]): StreamSpec {
+  return {
+    name,
+    subjects: streamSubjects,
+    retention: "workqueue",
+    storage: "file",
+    duplicateWindowMs: 2 * MINUTE,
+    maxAgeMs: 0,
+    maxMsgsPerSubject: -1,
+  };
+}
+
 /** Task submissions from clients (any NATS client publishing on `tasks.submit` lands here). */
-export const SUBMISSIONS_STREAM: StreamSpec = {
-  name: "BATON_SUBMISSIONS",
-  subjects: [subjects.submit],
-  retention: "workqueue",
-  storage: "file",
-  duplicateWindowMs: 2 * MINUTE,
-  maxAgeMs: 0,
-  maxMsgsPerSubject: -1,
-};
+export const SUBMISSIONS_STREAM: StreamSpec = workQueue("BATON_SUBMISSIONS", [subjects.submit]);
 
 /** Step work for every agent type; one subject prefix and one consumer per agent. */
-export const WORK_STREAM: StreamSpec = {
-  name: "BATON_WORK",
-  subjects: [subjects.workAll],
-  retention: "workqueue",
-  storage: "file",
-  duplicateWindowMs: 2 * MINUTE,
-  maxAgeMs: 0,
-  maxMsgsPerSubject: -1,
-};
+export const WORK_STREAM: StreamSpec = workQueue("BATON_WORK", [subjects.workAll]);
 
 /** Step results, consumed by the supervisor. */
-export const RESULTS_STREAM: StreamSpec = {
-  name: "BATON_RESULTS",
-  subjects: [subjects.resultsAll],
-  retention: "workqueue",
-  storage: "file",
-  duplicateWindowMs: 2 * MINUTE,
-  maxAgeMs: 0,
-  maxMsgsPerSubject: -1,
-};
+export const RESULTS_STREAM: StreamSpec = workQueue("BATON_RESULTS", [subjects.resultsAll]);
 
 /** Synthesis requests, consumed by the synthesizer. */
-export const SYNTHESIS_STREAM: StreamSpec = {
-  name: "BATON_SYNTHESIS",
-  subjects: [subjects.synthesisAll],
-  retention: "workqueue",
-  storage: "file",
-  duplicateWindowMs: 2 * MINUTE,
-  maxAgeMs: 0,
-  maxMsgsPerSubject: -1,
-};
+export const SYNTHESIS_STREAM: StreamSpec = workQueue("BATON_SYNTHESIS", [subjects.synthesisAll]);
 
 /** Lifecycle events and rejections, kept 7 days so late watchers see the history. */
 export const EVENTS_STREAM: StreamSpec = {

@@ -81,7 +81,20 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
   it("runs a taskId submitted twice once", async () => {
     const taskId = `twice-${Date.now()}`;
     const events = client.watch(taskId);
-    const submission = { taskId, goal: "count cars", plan: { steps: [{ id: "n", agent: "data", instruction: "count", toolCalls: [{ tool: "sql_query", args: { sql: "SELECT count(*) AS n FROM cars" } }] }] } };
+    const submission = {
+      taskId,
+      goal: "count cars",
+      plan: {
+        steps: [
+          {
+            id: "n",
+            agent: "data",
+            instruction: "count",
+            toolCalls: [{ tool: "sql_query", args: { sql: "SELECT count(*) AS n FROM cars" } }],
+          },
+        ],
+      },
+    };
     await client.submit(submission);
     await client.submit(submission);
     const outcome = await client.outcome(taskId);
@@ -101,7 +114,13 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
       plan: {
         steps: [
           { id: "wipe", agent: "data", instruction: "delete", toolCalls: [{ tool: "sql_query", args: { sql: "DELETE FROM cars" } }] },
-          { id: "after", agent: "code", instruction: "never runs", dependsOn: ["wipe"], toolCalls: [{ tool: "evaluate_expression", args: { expression: "1+1" } }] },
+          {
+            id: "after",
+            agent: "code",
+            instruction: "never runs",
+            dependsOn: ["wipe"],
+            toolCalls: [{ tool: "evaluate_expression", args: { expression: "1+1" } }],
+          },
         ],
       },
     });
@@ -120,7 +139,9 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
     await client.submit({
       taskId,
       goal: "bad arguments",
-      plan: { steps: [{ id: "calc", agent: "code", instruction: "x", toolCalls: [{ tool: "evaluate_expression", args: { expression: 42 } }] }] },
+      plan: {
+        steps: [{ id: "calc", agent: "code", instruction: "x", toolCalls: [{ tool: "evaluate_expression", args: { expression: 42 } }] }],
+      },
     });
     const outcome = await client.outcome(taskId);
     expect(outcome.status).toBe("failed");
@@ -139,8 +160,18 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
       plan: {
         failurePolicy: "continue",
         steps: [
-          { id: "bad", agent: "data", instruction: "unknown table", toolCalls: [{ tool: "sql_query", args: { sql: "SELECT * FROM no_such_table" } }] },
-          { id: "good", agent: "data", instruction: "count", toolCalls: [{ tool: "sql_query", args: { sql: "SELECT count(*) AS n FROM penguins" } }] },
+          {
+            id: "bad",
+            agent: "data",
+            instruction: "unknown table",
+            toolCalls: [{ tool: "sql_query", args: { sql: "SELECT * FROM no_such_table" } }],
+          },
+          {
+            id: "good",
+            agent: "data",
+            instruction: "count",
+            toolCalls: [{ tool: "sql_query", args: { sql: "SELECT count(*) AS n FROM penguins" } }],
+          },
         ],
       },
     });

@@ -31,7 +31,14 @@ describe("scaling a worker service", () => {
         client.submit({
           taskId,
           goal: "parallel data steps",
-          plan: { steps: ["a", "b", "c", "d"].map((id) => ({ id, agent: "data", instruction: "self-join", toolCalls: [{ tool: "sql_query", args: { sql: slow } }] })) },
+          plan: {
+            steps: ["a", "b", "c", "d"].map((id) => ({
+              id,
+              agent: "data",
+              instruction: "self-join",
+              toolCalls: [{ tool: "sql_query", args: { sql: slow } }],
+            })),
+          },
         }),
       ),
     );

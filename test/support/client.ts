@@ -1,13 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  subjects,
-  TaskCompleted,
-  TaskEvent,
-  TaskFailed,
-  TaskRejected,
-  type TaskSubmission,
-} from "@baton/contracts";
+import { subjects, TaskCompleted, TaskEvent, TaskFailed, TaskRejected, type TaskSubmission } from "@baton/contracts";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { ROOT } from "./services.ts";
@@ -25,7 +18,10 @@ export interface TestClient {
   submitRaw(data: Uint8Array | string): Promise<void>;
   submit(submission: Record<string, unknown>): Promise<void>;
   /** Waits for the task's single outcome. */
-  outcome(taskId: string, timeoutMs?: number): Promise<{ status: "completed"; value: TaskCompleted } | { status: "failed"; value: TaskFailed }>;
+  outcome(
+    taskId: string,
+    timeoutMs?: number,
+  ): Promise<{ status: "completed"; value: TaskCompleted } | { status: "failed"; value: TaskFailed }>;
   /** Rejections seen so far (subscription opened at connect). */
   readonly rejections: TaskRejected[];
   waitForRejection(predicate: (r: TaskRejected) => boolean, timeoutMs?: number): Promise<TaskRejected>;
@@ -78,7 +74,9 @@ export async function connectClient(url: string): Promise<TestClient> {
       const p = ensureOutcome(taskId) as Promise<never>;
       return Promise.race([
         p,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no outcome for ${taskId} within ${timeoutMs} ms`)), timeoutMs)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`no outcome for ${taskId} within ${timeoutMs} ms`)), timeoutMs),
+        ),
       ]);
     },
     async waitForRejection(predicate, timeoutMs = 15_000) {
@@ -97,11 +95,13 @@ export async function connectClient(url: string): Promise<TestClient> {
         list = created;
         events.set(taskId, created);
         void ensureOutcome(taskId);
-        subs.push(nc.subscribe(subjects.events(taskId), {
+        subs.push(
+          nc.subscribe(subjects.events(taskId), {
             callback: (_err, msg) => {
               created.push(TaskEvent.parse(msg.json()));
             },
-          }));
+          }),
+        );
       }
       return list;
     },

@@ -3,7 +3,14 @@ import { createCodeTools, createSandbox } from "../../services/code-agent/src/to
 import { executeToolCall, type ToolContext, ToolRegistry } from "@baton/tools";
 import { beforeAll, describe, expect, it } from "vitest";
 
-const inputs = { monthly: { rows: [{ m: 1, t: 5 }, { m: 2, t: 7 }] } };
+const inputs = {
+  monthly: {
+    rows: [
+      { m: 1, t: 5 },
+      { m: 2, t: 7 },
+    ],
+  },
+};
 const ctx = (): ToolContext => ({ signal: new AbortController().signal, taskId: "t", stepId: "s", inputs });
 
 let registry: ToolRegistry;
@@ -34,7 +41,7 @@ describe("run_javascript", () => {
 
   it("captures console.log, bounded", async () => {
     const out = ok(await js('console.log("n =", 2, { a: [1] }); console.error("x".repeat(600)); return null;'));
-    expect(out.logs).toEqual(["n = 2 {\"a\":[1]}", `${"x".repeat(500)}…`]);
+    expect(out.logs).toEqual(['n = 2 {"a":[1]}', `${"x".repeat(500)}…`]);
     const many = ok(await js("for (let i = 0; i < 1000; i++) console.log(i);"));
     expect(many.logs).toHaveLength(100);
     expect((many.logs as string[])[99]).toMatch(/901 more log lines dropped/);
@@ -103,7 +110,14 @@ describe("run_javascript", () => {
     err(await js("inputs = {};"));
     const out = ok(await js("const r = [...inputs.monthly.rows]; r.push(1); return r.length;"));
     expect(out.result).toBe(3);
-    expect(inputs).toEqual({ monthly: { rows: [{ m: 1, t: 5 }, { m: 2, t: 7 }] } });
+    expect(inputs).toEqual({
+      monthly: {
+        rows: [
+          { m: 1, t: 5 },
+          { m: 2, t: 7 },
+        ],
+      },
+    });
   });
 
   it("reports syntax and runtime errors with their line", async () => {
@@ -202,7 +216,10 @@ describe("evaluate_expression", () => {
   });
 
   it("returns matrices as arrays and non-finite numbers as strings", async () => {
-    expect(ok(await evaluate("[1, 2; 3, 4] * 2")).result).toEqual([[2, 4], [6, 8]]);
+    expect(ok(await evaluate("[1, 2; 3, 4] * 2")).result).toEqual([
+      [2, 4],
+      [6, 8],
+    ]);
     expect(ok(await evaluate("sum(1:100)")).result).toBe(5050);
     expect(ok(await evaluate("1/0")).result).toBe("Infinity");
   });

@@ -195,7 +195,13 @@ describe("sql_query refuses everything but reads", () => {
       "SELECT (SELECT count(*) FROM seattle_weather) AS sw, (SELECT count(*) FROM cars) AS cars, (SELECT count(*) FROM gapminder) AS gm",
     );
     expect(counts.rows).toEqual([{ sw: 1461, cars: 406, gm: 682 }]);
-    expect((await query("SHOW TABLES")).rows.map((r) => r["name"])).toEqual(["cars", "gapminder", "iowa_electricity", "penguins", "seattle_weather"]);
+    expect((await query("SHOW TABLES")).rows.map((r) => r["name"])).toEqual([
+      "cars",
+      "gapminder",
+      "iowa_electricity",
+      "penguins",
+      "seattle_weather",
+    ]);
     const settings = await query(
       "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', 'lock_configuration') ORDER BY name",
     );
@@ -220,7 +226,11 @@ describe("datasets from a folder", () => {
           ["my_sales_2024", 2],
         ]);
         const reg = new ToolRegistry(own.tools);
-        const result = await executeToolCall(reg, { tool: "sql_query", args: { sql: "SELECT sum(amount) AS total FROM my_sales_2024" } }, ctx());
+        const result = await executeToolCall(
+          reg,
+          { tool: "sql_query", args: { sql: "SELECT sum(amount) AS total FROM my_sales_2024" } },
+          ctx(),
+        );
         expect(result).toMatchObject({ ok: true, output: { rows: [{ total: 42 }] } });
       } finally {
         own.close();

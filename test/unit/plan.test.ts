@@ -51,7 +51,9 @@ describe("Plan validation", () => {
 
   it("accepts references to ancestors and rejects references to other steps", () => {
     const ref = (from: string) => ({ tool: "sql_query", args: { sql: { $fromStep: from, path: "/sql" } } });
-    expect(issues({ steps: [step("a"), step("b", { dependsOn: ["a"] }), step("c", { dependsOn: ["b"], toolCalls: [ref("a")] })] })).toEqual([]);
+    expect(issues({ steps: [step("a"), step("b", { dependsOn: ["a"] }), step("c", { dependsOn: ["b"], toolCalls: [ref("a")] })] })).toEqual(
+      [],
+    );
     expect(issues({ steps: [step("a"), step("b", { toolCalls: [ref("a")] })] })).toEqual([
       { path: "steps.1.toolCalls.0.args.sql", message: '"$fromStep": "a" is not a dependency (direct or indirect) of step "b"' },
     ]);

@@ -125,9 +125,7 @@ describe.skipIf(!existsSync(DEFAULT_CORPUS_DIR))("research tools on the Node.js 
   let stats: CorpusStats | undefined;
 
   beforeAll(async () => {
-    registry = new ToolRegistry(
-      await createResearchTools({ corpusDir: DEFAULT_CORPUS_DIR, onLoad: (s) => (stats = s) }),
-    );
+    registry = new ToolRegistry(await createResearchTools({ corpusDir: DEFAULT_CORPUS_DIR, onLoad: (s) => (stats = s) }));
   });
 
   it("loads every document into thousands of sections", () => {
@@ -137,9 +135,7 @@ describe.skipIf(!existsSync(DEFAULT_CORPUS_DIR))("research tools on the Node.js 
   });
 
   it("finds readline's createInterface first", async () => {
-    const out = await output<SearchDocumentsOutput>(
-      call(registry, "search_documents", { query: "readline createInterface" }),
-    );
+    const out = await output<SearchDocumentsOutput>(call(registry, "search_documents", { query: "readline createInterface" }));
     expect(out.query).toBe("readline createInterface");
     expect(out.hits).toHaveLength(5); // default limit
     expect(out.hits[0]?.doc).toBe("readline");
@@ -148,9 +144,7 @@ describe.skipIf(!existsSync(DEFAULT_CORPUS_DIR))("research tools on the Node.js 
   });
 
   it("finds a section by its heading words", async () => {
-    const out = await output<SearchDocumentsOutput>(
-      call(registry, "search_documents", { query: "file system flags", limit: 1 }),
-    );
+    const out = await output<SearchDocumentsOutput>(call(registry, "search_documents", { query: "file system flags", limit: 1 }));
     expect(out.hits.map((h) => h.id)).toEqual(["fs#file-system-flags"]);
   });
 
@@ -171,9 +165,7 @@ describe.skipIf(!existsSync(DEFAULT_CORPUS_DIR))("research tools on the Node.js 
   });
 
   it("reads a section by the id search returned", async () => {
-    const search = await output<SearchDocumentsOutput>(
-      call(registry, "search_documents", { query: "readline createInterface", limit: 1 }),
-    );
+    const search = await output<SearchDocumentsOutput>(call(registry, "search_documents", { query: "readline createInterface", limit: 1 }));
     const id = search.hits[0]?.id ?? "";
     const out = await output<ReadDocumentOutput>(call(registry, "read_document", { id, maxBytes: 65536 }));
     expect(out.id).toBe(id);

@@ -11,12 +11,7 @@ export type TaskEventInput = TaskEvent extends infer E ? (E extends TaskEvent ? 
  * `msgId` makes a re-published event (after a redelivery) a duplicate the stream drops.
  * Event publishing failures are logged and not rethrown: progress events must not fail work.
  */
-export async function publishTaskEvent(
-  js: JetStreamClient,
-  event: TaskEventInput,
-  logger: Logger,
-  msgId?: string,
-): Promise<void> {
+export async function publishTaskEvent(js: JetStreamClient, event: TaskEventInput, logger: Logger, msgId?: string): Promise<void> {
   try {
     await publishMessage(
       js,

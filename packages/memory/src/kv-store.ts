@@ -2,14 +2,7 @@ import { KV_BUCKETS, MemorySummary, TaskId } from "@baton/contracts";
 import { type KV, type KvWatchEntry, Kvm } from "@nats-io/kv";
 import type { NatsConnection, QueuedIterator } from "@nats-io/transport-node";
 import MiniSearch from "minisearch";
-import {
-  checkCount,
-  DEFAULT_LIST_LIMIT,
-  DEFAULT_SEARCH_K,
-  type MemoryStore,
-  MemoryStoreError,
-  storeError,
-} from "./store.ts";
+import { checkCount, DEFAULT_LIST_LIMIT, DEFAULT_SEARCH_K, type MemoryStore, MemoryStoreError, storeError } from "./store.ts";
 
 /** Options of `KvMemoryStore.open`. */
 export interface KvMemoryStoreOptions {

@@ -64,9 +64,7 @@ export class MongoMemoryStore implements MemoryStore {
   async get(taskId: string): Promise<MemorySummary | undefined> {
     this.#checkOpen();
     // String() guards against an operator object smuggled in as the "id" by an untyped caller.
-    const doc = await this.#run(`get ${taskId}`, () =>
-      this.#col.findOne({ taskId: String(taskId) }, { projection: { _id: 0 } }),
-    );
+    const doc = await this.#run(`get ${taskId}`, () => this.#col.findOne({ taskId: String(taskId) }, { projection: { _id: 0 } }));
     return doc ? toSummary(doc) : undefined;
   }
 
@@ -88,7 +86,11 @@ export class MongoMemoryStore implements MemoryStore {
     checkCount("limit", limit);
     this.#checkOpen();
     const docs = await this.#run("list", () =>
-      this.#col.find({}, { projection: { _id: 0 } }).sort({ createdAt: -1, taskId: 1 }).limit(limit).toArray(),
+      this.#col
+        .find({}, { projection: { _id: 0 } })
+        .sort({ createdAt: -1, taskId: 1 })
+        .limit(limit)
+        .toArray(),
     );
     return docs.map(toSummary);
   }

@@ -62,10 +62,7 @@ export async function executeToolCall(
         });
       }
       const policy = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
-      const output = await policy.execute(
-        ({ signal }) => tool.execute(parsed.data, { ...ctx, signal }),
-        ctx.signal,
-      );
+      const output = await policy.execute(({ signal }) => tool.execute(parsed.data, { ...ctx, signal }), ctx.signal);
       const size = Buffer.byteLength(JSON.stringify(output ?? null));
       if (size > maxOutputBytes) {
         return fail({
@@ -80,9 +77,7 @@ export async function executeToolCall(
         const tool = registry.get(call.tool);
         return fail({
           code: "TOOL_TIMEOUT",
-          message: ctx.signal.aborted
-            ? `${call.tool} was cancelled`
-            : `${call.tool} exceeded its ${tool?.timeoutMs ?? "?"} ms timeout`,
+          message: ctx.signal.aborted ? `${call.tool} was cancelled` : `${call.tool} exceeded its ${tool?.timeoutMs ?? "?"} ms timeout`,
           retryable: true,
         });
       }

@@ -1,13 +1,4 @@
-import {
-  type AgentName,
-  type ErrorInfo,
-  StepId,
-  StepResult,
-  StepWork,
-  subjects,
-  TaskId,
-  workConsumer,
-} from "@baton/contracts";
+import { type AgentName, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, workConsumer } from "@baton/contracts";
 import { ConsumerLoop, decodeJson, publishMessage, publishTaskEvent, type ServiceContext, startService } from "@baton/core";
 import { type Tool, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
@@ -89,28 +80,21 @@ async function handleWork(
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
   const usage = { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
-  await publishMessage(
-    service.js,
-    subjects.result(work.taskId, work.stepId),
-    StepResult,
-    {
-      schemaVersion: 1,
-      taskId: work.taskId,
-      stepId: work.stepId,
-      agent,
-      status: run.status,
-      ...(run.output !== undefined ? { output: run.output } : {}),
-      toolCalls: run.toolCalls,
-      ...(run.error ? { error: run.error } : {}),
-      attempt: work.attempt,
-      worker: service.instanceId,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs,
-      usage,
-    },
-    { msgId: `result-${work.taskId}-${work.stepId}-${work.attempt}`, template: "results.{taskId}.{stepId}" },
-  );
+  await publishResult(service, {
+    taskId: work.taskId,
+    stepId: work.stepId,
+    agent,
+    status: run.status,
+    ...(run.output !== undefined ? { output: run.output } : {}),
+    toolCalls: run.toolCalls,
+    ...(run.error ? { error: run.error } : {}),
+    attempt: work.attempt,
+    worker: service.instanceId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs,
+    usage,
+  });
   await publishTaskEvent(
     service.js,
     run.status === "completed"
@@ -125,25 +109,16 @@ async function handleWork(
  * A work item that fails its schema still names its task and step in the subject
  * (`work.<agent>.<taskId>.<stepId>`): report a failed result so the task does not wait forever.
  */
-async function reportUndecodable(
-  service: ServiceContext,
-  agent: AgentName,
-  msg: JsMsg,
-  error: ErrorInfo,
-  startedAt: Date,
-): Promise<void> {
+async function reportUndecodable(service: ServiceContext, agent: AgentName, msg: JsMsg, error: ErrorInfo, startedAt: Date): Promise<void> {
   const [, , taskToken, stepToken] = msg.subject.split(".");
   const taskId = TaskId.safeParse(taskToken);
   const stepId = StepId.safeParse(stepToken);
   service.logger.error({ subject: msg.subject, error }, "invalid work item");
   if (!taskId.success || !stepId.success) return; // no task to report to; logged above, then acked
   const now = new Date();
-  await publishMessage(
-    service.js,
-    subjects.result(taskId.data, stepId.data),
-    StepResult,
+  await publishResult(
+    service,
     {
-      schemaVersion: 1,
       taskId: taskId.data,
       stepId: stepId.data,
       agent,
@@ -157,6 +132,20 @@ async function reportUndecodable(
       durationMs: now.getTime() - startedAt.getTime(),
       usage: { toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
     },
-    { msgId: `result-${taskId.data}-${stepId.data}-invalid-${msg.seq}`, template: "results.{taskId}.{stepId}" },
+    `result-${taskId.data}-${stepId.data}-invalid-${msg.seq}`,
+  );
+}
+
+/**
+ * Publishes a step result on `results.<taskId>.<stepId>`. The Nats-Msg-Id defaults to
+ * `result-<taskId>-<stepId>-<attempt>`, so a redelivered step's second report is dropped.
+ */
+async function publishResult(service: ServiceContext, result: Omit<StepResult, "schemaVersion">, msgId?: string): Promise<void> {
+  await publishMessage(
+    service.js,
+    subjects.result(result.taskId, result.stepId),
+    StepResult,
+    { schemaVersion: 1, ...result },
+    { msgId: msgId ?? `result-${result.taskId}-${result.stepId}-${result.attempt}`, template: "results.{taskId}.{stepId}" },
   );
 }

@@ -9,6 +9,9 @@ import { z } from "zod";
  */
 export const DataAgentEnv = WorkerEnv.extend({
   DATASETS_DIR: z.string().min(1).optional(),
-  DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "a size such as 512MB or 1GB").default("1GB"),
+  DUCKDB_MEMORY_LIMIT: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "a size such as 512MB or 1GB")
+    .default("1GB"),
 });
 export type DataAgentEnv = z.infer<typeof DataAgentEnv>;

@@ -1,12 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  type ErrorInfo,
-  type FieldIssue,
-  subjects,
-  TaskRejected,
-  TaskSubmission,
-  toFieldIssues,
-} from "@baton/contracts";
+import { type ErrorInfo, type FieldIssue, subjects, TaskRejected, TaskSubmission, toFieldIssues } from "@baton/contracts";
 import { currentTraceCarrier, type Logger, publishMessage, publishTaskEvent, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -114,7 +107,12 @@ function checkRunnable(submission: TaskSubmission): ErrorInfo | undefined {
       : [],
   );
   if (issues.length === 0) return undefined;
-  return { code: "LLM_UNAVAILABLE", message: `plan cannot run without an LLM: ${issues.map((i) => i.path).join(", ")}`, retryable: false, issues };
+  return {
+    code: "LLM_UNAVAILABLE",
+    message: `plan cannot run without an LLM: ${issues.map((i) => i.path).join(", ")}`,
+    retryable: false,
+    issues,
+  };
 }
 
 async function reject(service: ServiceContext, taskId: string | null, receivedBytes: number, error: ErrorInfo): Promise<void> {

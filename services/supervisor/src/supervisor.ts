@@ -4,7 +4,6 @@ import type { SupervisorEnv } from "./config.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
 
-
 /**
  * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`) and step
  * results (durable `supervisor-results`), keeps task state in KV and dispatches steps.

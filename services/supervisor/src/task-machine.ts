@@ -128,7 +128,15 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
         if (!(error instanceof UnresolvedReferenceError)) throw error;
         const info: ErrorInfo = { code: "UNRESOLVED_REFERENCE", message: error.message, retryable: false };
         s.status = "failed";
-        s.outcome = { stepId: step.id, agent: step.agent, status: "failed", toolCalls: [], error: info, attempt: s.attempt, usage: zeroUsage() };
+        s.outcome = {
+          stepId: step.id,
+          agent: step.agent,
+          status: "failed",
+          toolCalls: [],
+          error: info,
+          attempt: s.attempt,
+          usage: zeroUsage(),
+        };
         events.push({ type: "step.failed", taskId: state.taskId, stepId: step.id, agent: step.agent, durationMs: 0, error: info });
         if (state.plan.failurePolicy === "fail-fast") return advance(state, now, events);
         changed = true;
@@ -140,7 +148,14 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
   if (!allFinished) return { state, dispatch, synthesize: false, fail: false, events };
   if (!statuses.includes("completed")) {
     const firstFailed = state.plan.steps.find((s) => state.steps[s.id]?.status === "failed");
-    return finish(state, now, events, "failed", stepFailedError(firstFailed?.id ?? "?", firstFailed ? state.steps[firstFailed.id]?.outcome?.error : undefined), firstFailed?.id);
+    return finish(
+      state,
+      now,
+      events,
+      "failed",
+      stepFailedError(firstFailed?.id ?? "?", firstFailed ? state.steps[firstFailed.id]?.outcome?.error : undefined),
+      firstFailed?.id,
+    );
   }
   state.status = "synthesizing";
   events.push({ type: "synthesizing", taskId: state.taskId });

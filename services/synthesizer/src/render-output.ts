@@ -23,7 +23,10 @@ export function renderOutput(tool: string | undefined, output: unknown): string 
     return `\`${String(o.expression)}\` = **${typeof o.result === "number" ? num(o.result) : String(o.result)}**`;
   }
   if (tool === "run_javascript" && "result" in o) {
-    const logs = Array.isArray(o.logs) && o.logs.length > 0 ? `\n\nConsole output:\n\n\`\`\`\n${cut((o.logs as string[]).join("\n"), 1_500)}\n\`\`\`` : "";
+    const logs =
+      Array.isArray(o.logs) && o.logs.length > 0
+        ? `\n\nConsole output:\n\n\`\`\`\n${cut((o.logs as string[]).join("\n"), 1_500)}\n\`\`\``
+        : "";
     return `${renderValue(o.result)}${logs}`;
   }
   return renderValue(output);

@@ -53,6 +53,9 @@ export function keyFacts(request: SynthesisRequest): string[] {
     .map((s) => {
       const step = request.plan.steps.find((p) => p.id === s.stepId);
       const value = JSON.stringify(s.output ?? null);
-      return `${s.stepId} (${s.agent}): ${step?.instruction ?? ""} → ${value.length > 200 ? `${value.slice(0, 200)}…` : value}`.slice(0, 300);
+      return `${s.stepId} (${s.agent}): ${step?.instruction ?? ""} → ${value.length > 200 ? `${value.slice(0, 200)}…` : value}`.slice(
+        0,
+        300,
+      );
     });
 }

@@ -52,7 +52,9 @@ export async function handleSynthesis(service: ServiceContext, store: TaskStore,
     { msgId: `outcome-${request.taskId}`, template: "tasks.completed.{taskId}" },
   );
   const marked = await store.update(request.taskId, (state) =>
-    state.status === "synthesizing" ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } } : undefined,
+    state.status === "synthesizing"
+      ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } }
+      : undefined,
   );
   if (marked) await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs }, log);
   log.info({ durationMs, answerBytes: answer.length }, "task completed");

@@ -37,8 +37,22 @@ export interface EvaluateExpressionOutput {
 
 // Per the mathjs security docs: these change the instance or parse new expressions at run time.
 const DISABLED = [
-  "import", "createUnit", "reviver", "evaluate", "parse", "compile", "parser", "config", "resolve",
-  "simplify", "simplifyConstant", "simplifyCore", "derivative", "rationalize", "symbolicEqual", "leafCount",
+  "import",
+  "createUnit",
+  "reviver",
+  "evaluate",
+  "parse",
+  "compile",
+  "parser",
+  "config",
+  "resolve",
+  "simplify",
+  "simplifyConstant",
+  "simplifyCore",
+  "derivative",
+  "rationalize",
+  "symbolicEqual",
+  "leafCount",
 ];
 
 type Fn = ((...args: unknown[]) => unknown) & { transform?: Fn };
@@ -80,11 +94,13 @@ function createRestrictedEvaluator(): (expression: string, scope: Scope) => Eval
     resize: (a) => sizeArg(a[1]),
     matrixFromFunction: (a) => sizeArg(a[0]),
   };
-  const guard = (name: string, original: Fn, count: (args: unknown[]) => number): Fn => (...args) => {
-    const n = count(args);
-    if (!(n <= MAX_MATRIX_ELEMENTS)) throw new Error(`${name} would create ${n} elements; the limit is ${MAX_MATRIX_ELEMENTS}`);
-    return original(...args);
-  };
+  const guard =
+    (name: string, original: Fn, count: (args: unknown[]) => number): Fn =>
+    (...args) => {
+      const n = count(args);
+      if (!(n <= MAX_MATRIX_ELEMENTS)) throw new Error(`${name} would create ${n} elements; the limit is ${MAX_MATRIX_ELEMENTS}`);
+      return original(...args);
+    };
   const lookup = (table: object, name: string) => (table as Record<string, Fn | undefined>)[name];
 
   const overrides: Record<string, Fn> = {};

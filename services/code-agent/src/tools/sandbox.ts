@@ -199,11 +199,7 @@ interface Run {
 // stack, which QuickJS's own stack limit does not see) and by QuickJS's own leaks after some
 // interrupts (JS_FreeRuntime then aborts). Either way the module is dropped and the next call
 // loads a fresh one; the abandoned module's memory is garbage-collected.
-function runScript(
-  module: QuickJSWASMModule,
-  limits: Required<SandboxOptions>,
-  request: SandboxRunRequest,
-): SandboxRunResult {
+function runScript(module: QuickJSWASMModule, limits: Required<SandboxOptions>, request: SandboxRunRequest): SandboxRunResult {
   const started = performance.now();
   const timeoutMs = request.timeoutMs ?? limits.defaultTimeoutMs;
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
@@ -262,12 +258,7 @@ function runScript(
 }
 
 // The steps of one call inside a fresh context; returns the parsed result or throws a ToolError.
-function execute(
-  ctx: QuickJSContext,
-  runtime: QuickJSRuntime,
-  run: Run,
-  keep: (h: QuickJSHandle) => QuickJSHandle,
-): unknown {
+function execute(ctx: QuickJSContext, runtime: QuickJSRuntime, run: Run, keep: (h: QuickJSHandle) => QuickJSHandle): unknown {
   const { limits } = run;
   const fail = (phase: string, handle: QuickJSHandle): ToolError => {
     const error = keep(handle); // kept even when unread: a live handle at dispose time aborts QuickJS

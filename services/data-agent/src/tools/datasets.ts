@@ -85,7 +85,10 @@ export function defaultDatasets(): DatasetSpec[] {
 
 /** Table name for a data file: base name without extension, lower-cased, other characters → `_` (e.g. `Seattle-Weather.csv` → `seattle_weather`). */
 export function datasetNameFromFile(file: string): string {
-  const stem = basename(file, extname(file)).toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
+  const stem = basename(file, extname(file))
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_")
+    .replace(/^_+|_+$/g, "");
   const name = stem === "" ? "dataset" : stem;
   // SQL identifiers cannot start with a digit unquoted.
   return /^[0-9]/.test(name) ? `t_${name}` : name;

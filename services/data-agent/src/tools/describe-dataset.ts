@@ -38,7 +38,12 @@ export function createDescribeDatasetTool(engine: SqlEngine): Tool<typeof Descri
     async execute(args) {
       if (args.name === undefined) {
         return {
-          datasets: engine.datasets.map((d) => ({ name: d.name, description: d.description, rowCount: d.rowCount, columnCount: d.columns.length })),
+          datasets: engine.datasets.map((d) => ({
+            name: d.name,
+            description: d.description,
+            rowCount: d.rowCount,
+            columnCount: d.columns.length,
+          })),
         };
       }
       const dataset = engine.dataset(args.name);

@@ -62,7 +62,19 @@ export interface SqlEngineOptions {
 
 // First keywords of statements that only read. DuckDB's own statement type is checked as well;
 // this list exists because DuckDB rewrites some non-reads (PRAGMA, IMPORT) before they get a type.
-const READ_KEYWORDS = new Set(["select", "with", "from", "values", "table", "describe", "summarize", "show", "explain", "pivot", "unpivot"]);
+const READ_KEYWORDS = new Set([
+  "select",
+  "with",
+  "from",
+  "values",
+  "table",
+  "describe",
+  "summarize",
+  "show",
+  "explain",
+  "pivot",
+  "unpivot",
+]);
 
 /** The first keyword of `sql` (lower case) and the offset just after it, skipping whitespace, comments and `(`. */
 function leadingKeyword(sql: string, from = 0): { keyword: string; end: number } {
@@ -314,7 +326,9 @@ export class SqlEngine {
       return prepared;
     }
     prepared.destroySync();
-    throw refuse(`only read-only queries are allowed; DuckDB parsed this statement as ${StatementType[type] ?? "a non-SELECT"}, not SELECT`);
+    throw refuse(
+      `only read-only queries are allowed; DuckDB parsed this statement as ${StatementType[type] ?? "a non-SELECT"}, not SELECT`,
+    );
   }
 
   async #withConnection<T>(signal: AbortSignal | undefined, run: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
@@ -344,8 +358,13 @@ function toToolError(error: unknown, tables: string): ToolError {
   if (error instanceof ToolError) return error;
   const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
   if (/Permission Error|file system operations are disabled|configuration has been locked|extensions is disabled/i.test(message)) {
-    return new ToolError("TOOL_REFUSED", `file, network and extension access are disabled; query the loaded tables (${tables}) instead. DuckDB: ${message}`, { cause: error });
+    return new ToolError(
+      "TOOL_REFUSED",
+      `file, network and extension access are disabled; query the loaded tables (${tables}) instead. DuckDB: ${message}`,
+      { cause: error },
+    );
   }
-  if (/^INTERRUPT Error/.test(message)) return new ToolError("TOOL_TIMEOUT", "query interrupted (cancelled or timed out)", { cause: error, retryable: true });
+  if (/^INTERRUPT Error/.test(message))
+    return new ToolError("TOOL_TIMEOUT", "query interrupted (cancelled or timed out)", { cause: error, retryable: true });
   return new ToolError("TOOL_FAILED", `SQL error: ${message}`, { cause: error });
 }

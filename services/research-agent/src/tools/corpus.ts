@@ -275,7 +275,12 @@ function cleanHeading(raw: string): string {
 }
 
 function slugify(heading: string): string {
-  return heading.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-+|-+$/g, "") || "section";
+  return (
+    heading
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}]+/gu, "-")
+      .replace(/^-+|-+$/g, "") || "section"
+  );
 }
 
 function uniqueSlug(slug: string, used: Set<string>): string {

@@ -4,12 +4,7 @@ import type { Corpus, ReadResult } from "./corpus.ts";
 
 /** Input of `read_document`: a doc or section id; `maxBytes` 256–65536, default 8192. */
 export const ReadDocumentInput = z.strictObject({
-  id: z
-    .string()
-    .trim()
-    .min(1)
-    .max(300)
-    .describe("A section id ('fs#file-system-flags') or document id ('fs') from search_documents."),
+  id: z.string().trim().min(1).max(300).describe("A section id ('fs#file-system-flags') or document id ('fs') from search_documents."),
   maxBytes: z
     .number()
     .int()
@@ -42,10 +37,7 @@ export function readDocumentTool(corpus: Corpus): Tool<typeof ReadDocumentInput,
     async execute({ id, maxBytes }) {
       const result = corpus.read(id, maxBytes);
       if (!result) {
-        throw new ToolError(
-          "TOOL_FAILED",
-          `no document or section with id ${JSON.stringify(id)}; use search_documents to find ids`,
-        );
+        throw new ToolError("TOOL_FAILED", `no document or section with id ${JSON.stringify(id)}; use search_documents to find ids`);
       }
       return result;
     },
