@@ -3,6 +3,7 @@
 # checks formatting and runs every vitest project (unit, then integration with real
 # nats-server and service processes). Needs nats-server on PATH.
 set -euo pipefail
+export TURBO_TELEMETRY_DISABLED=1
 source "$(dirname "$0")/node-env.sh"
 cd "$BATON_ROOT"
 bash scripts/install.sh
@@ -11,7 +12,7 @@ if ! command -v nats-server >/dev/null; then
   exit 1
 fi
 echo "== node $(node --version), $(nats-server --version)"
-echo "== typecheck"; npx tsc -p tsconfig.json
+echo "== typecheck"; npm run typecheck
 echo "== lint"; npx oxlint --type-aware -c .oxlintrc.json --quiet
 echo "== format"; npx biome format .
 echo "== tests"; npx vitest run "$@"

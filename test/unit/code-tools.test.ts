@@ -95,7 +95,8 @@ describe("run_javascript", () => {
   it("has no host I/O", async () => {
     const out = ok(
       await js(
-        "return [typeof require, typeof process, typeof fetch, typeof setTimeout, typeof setInterval, typeof queueMicrotask, typeof module, typeof std, typeof os];",
+        "return [typeof require, typeof process, typeof fetch, typeof setTimeout, typeof setInterval, " +
+          "typeof queueMicrotask, typeof module, typeof std, typeof os];",
       ),
     );
     expect(out.result).toEqual(Array(9).fill("undefined"));
@@ -204,9 +205,10 @@ describe("evaluate_expression", () => {
     expect(ok(await evaluate("sqrt(16) + 2^3"))).toEqual({ expression: "sqrt(16) + 2^3", result: 12, resultType: "number" });
   });
 
-  it("uses scope variables without mutating them", async () => {
+  it("uses scope variables; assignments do not outlive the call", async () => {
     expect(ok(await evaluate("mean(xs) * k", { xs: [1, 2, 3], k: 10 })).result).toBe(20);
     expect(ok(await evaluate("a = 3; a * b", { b: 2 })).result).toBe(6);
+    expect(err(await evaluate("a")).message).toMatch(/Undefined symbol a/);
   });
 
   it("converts units", async () => {
@@ -232,11 +234,32 @@ describe("evaluate_expression", () => {
     }
   });
 
-  it("refuses function definitions and huge arrays", async () => {
-    expect(err(await evaluate("f(x) = x > 0 ? f(x-1) + f(x-1) : 1; f(60)")).message).toMatch(/defining functions/);
+  it("refuses huge arrays up front", async () => {
     expect(err(await evaluate("sum(1:1e9)")).message).toMatch(/range would create/);
     expect(err(await evaluate("zeros(1e5, 1e5)")).message).toMatch(/zeros would create/);
     expect(err(await evaluate("identity(1e4)")).message).toMatch(/identity would create/);
+    expect(ok(await evaluate("f(x) = x^2; f(3)")).result).toBe(9);
+  });
+
+  it("stops heavy expressions with TOOL_TIMEOUT without blocking this thread", async () => {
+    const started = performance.now();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 50);
+    // Broadcasting 3000x3000 takes ~70 s in mathjs; exponential recursion would take days.
+    const heavy = err(await evaluate("size(ones(3000, 1) + ones(1, 3000))"));
+    const recursion = err(await evaluate("f(x) = x > 0 ? f(x-1) + f(x-1) : 1; f(60)"));
+    clearInterval(ticker);
+    expect(heavy.code).toBe("TOOL_TIMEOUT");
+    expect(recursion.code).toBe("TOOL_TIMEOUT");
+    expect(performance.now() - started).toBeLessThan(8_000);
+    expect(ticks).toBeGreaterThan(10); // the event loop kept running
+    expect(ok(await evaluate("1 + 1")).result).toBe(2); // on a restarted evaluator
+  });
+
+  it("contains running out of memory in the evaluator process", async () => {
+    const e = err(await evaluate(`size(concat(${Array(40).fill("ones(1000, 1000)").join(", ")}))`));
+    expect(["TOOL_FAILED", "TOOL_TIMEOUT"]).toContain(e.code);
+    expect(ok(await evaluate("2 * 3")).result).toBe(6);
   });
 
   it("reports errors and invalid arguments", async () => {

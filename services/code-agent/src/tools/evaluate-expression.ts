@@ -1,13 +1,14 @@
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { defineTool, type Tool, ToolError, type ToolErrorCode } from "@baton/tools";
 import { all, create, type FactoryFunctionMap } from "mathjs";
 import { z } from "zod";
 
 /** Most elements a range/zeros/ones/identity/random/resize/matrixFromFunction call may create. */
 export const MAX_MATRIX_ELEMENTS = 1_000_000;
-/** Wall-clock limit of one expression in ms, enforced by terminating the evaluator's worker thread. */
+/** Wall-clock limit of one expression in ms, enforced by killing the evaluator's child process. */
 export const EXPRESSION_TIMEOUT_MS = 1_500;
-/** Heap limit of the evaluator's worker thread in MB; exceeding it fails the call, not the process. */
+/** Heap limit of the evaluator's child process in MB; exceeding it fails the call, not the agent. */
 export const EXPRESSION_HEAP_MB = 128;
 
 /** Input of `evaluate_expression`: a mathjs expression (1..2,000 chars) and optional variables. */
@@ -57,14 +58,15 @@ const DISABLED = [
 
 type Fn = ((...args: unknown[]) => unknown) & { transform?: Fn };
 
-// Builds the restricted mathjs instance. Runs in the worker only: mathjs is synchronous, so a heavy
-// expression (e.g. broadcasting `ones(3000,1) + ones(1,3000)` takes ~70 s) would block the agent's thread.
+// Builds the restricted mathjs instance. Runs in the child process only: mathjs is synchronous, so a heavy
+// expression (broadcasting `ones(3000,1) + ones(1,3000)` takes ~70 s) would block the agent's event loop,
+// and a huge one (a 40-way concat of 1000x1000 matrices) would crash it out of memory.
 function createRestrictedEvaluator(): (expression: string, scope: Scope) => EvaluateExpressionOutput {
   // mathjs types `all` as possibly undefined (a Record destructuring); it is always present.
   const math = create(all as FactoryFunctionMap);
-  const evaluate = math.evaluate; // captured before `evaluate` is disabled for expressions
+  const evaluate = math.evaluate.bind(math); // captured before `evaluate` is disabled for expressions
 
-  const num = (v: unknown): number => (math.isUnit(v) ? Number(v.value) : Number(v));
+  const num = (v: unknown): number => (math.isUnit(v) ? v.value : Number(v));
   const dims = (v: unknown): number[] => {
     const list: unknown = math.isMatrix(v) ? v.toArray() : v;
     return Array.isArray(list) ? (list as unknown[]).flat(Infinity).map(num) : [num(list)];
@@ -83,7 +85,7 @@ function createRestrictedEvaluator(): (expression: string, scope: Scope) => Eval
     return Number.isNaN(n) ? 0 : n; // NaN: let range itself reject the arguments
   };
   // Functions that materialize arrays from a size, each mapping its arguments to an element count:
-  // a fast, clear error instead of a worker running out of memory or time.
+  // a fast, clear error instead of the evaluator running out of memory or time.
   const sized: Record<string, (args: unknown[]) => number> = {
     range: rangeCount,
     zeros: (a) => product(sizes(a)),
@@ -114,7 +116,7 @@ function createRestrictedEvaluator(): (expression: string, scope: Scope) => Eval
     if (!original) continue;
     const wrapped = guard(name, original, count);
     // Expressions call the transform when there is one (range's includes its end): guard both.
-    const transform = lookup(math.expression.transform, name);
+    const transform = lookup(Reflect.get(math.expression, "transform") as object, name);
     if (transform) wrapped.transform = guard(name, transform, count);
     overrides[name] = wrapped;
   }
@@ -145,63 +147,99 @@ type Reply =
   | { readonly id: number; readonly ok: true; readonly output: EvaluateExpressionOutput }
   | { readonly id: number; readonly ok: false; readonly code: ToolErrorCode; readonly message: string; retryable?: boolean };
 
-const WORKER_ROLE = "baton:evaluate-expression";
+const ROLE = "--baton-evaluate-expression";
 
-// Worker side: this same module, started with WORKER_ROLE as its workerData.
-if (!isMainThread && workerData === WORKER_ROLE && parentPort) {
-  const port = parentPort;
+// Child side: this same module, forked with ROLE as its argument.
+if (process.argv[2] === ROLE && process.send) {
+  const send = process.send.bind(process);
   const evaluateRestricted = createRestrictedEvaluator();
-  port.on("message", ({ id, expression, scope }: Request) => {
+  process.on("message", ({ id, expression, scope }: Request) => {
     try {
-      port.postMessage({ id, ok: true, output: evaluateRestricted(expression, scope) } satisfies Reply);
+      send({ id, ok: true, output: evaluateRestricted(expression, scope) } satisfies Reply);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      port.postMessage({ id, ok: false, code: "TOOL_FAILED", message } satisfies Reply);
+      send({ id, ok: false, code: "TOOL_FAILED", message } satisfies Reply);
     }
   });
-  port.postMessage("ready");
+  process.on("disconnect", () => process.exit(0)); // the agent is gone
+  send("ready");
 }
 
-// Main side: one worker per tool, started on creation, replaced after a timeout or a crash.
+// Parent side: one child process per tool, started on creation, replaced after a timeout or a crash.
+// A process, not a worker thread: a worker reaching its heap limit can abort the whole process
+// (nodejs/node#47224, reproduced here with a 40-way concat), and a busy worker can only be stopped
+// by terminating it anyway.
 class Evaluator {
-  #worker: Worker | undefined;
+  #child: ChildProcess | undefined;
   #ready: Promise<void> = Promise.resolve();
   readonly #pending = new Map<number, (reply: Reply) => void>();
   #nextId = 0;
+  #active = 0;
 
   start(): void {
-    if (this.#worker) return;
-    const worker = new Worker(new URL(import.meta.url), {
-      workerData: WORKER_ROLE,
-      resourceLimits: { maxOldGenerationSizeMb: EXPRESSION_HEAP_MB },
+    if (this.#child) return;
+    const child = fork(fileURLToPath(import.meta.url), [ROLE], {
+      // Inherited flags minus --inspect (the port is taken), plus the heap limit.
+      execArgv: [...process.execArgv.filter((a) => !a.startsWith("--inspect")), `--max-old-space-size=${EXPRESSION_HEAP_MB}`],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
-    worker.unref(); // an idle evaluator must not keep the process alive
-    this.#worker = worker;
+    this.#child = child;
     this.#ready = new Promise((resolve, reject) => {
-      worker.once("message", () => resolve());
-      worker.once("exit", () => reject(new ToolError("TOOL_FAILED", "the expression evaluator failed to start")));
+      child.once("message", () => resolve());
+      child.once("exit", () => reject(new ToolError("TOOL_FAILED", "the expression evaluator failed to start")));
     });
     this.#ready.catch(() => {}); // observed in evaluate(); avoids an unhandled rejection when idle
-    worker.on("message", (reply: Reply | "ready") => {
+    child.on("message", (reply: Reply | "ready") => {
       if (reply !== "ready") this.#pending.get(reply.id)?.(reply);
     });
-    worker.on("error", (error: Error & { code?: string }) => {
-      const oom = error.code === "ERR_WORKER_OUT_OF_MEMORY";
-      this.#stop(worker, "TOOL_FAILED", oom ? `expression exceeded the ${EXPRESSION_HEAP_MB} MB memory limit` : error.message);
+    child.on("error", (error) => this.#stop(child, "TOOL_FAILED", `the expression evaluator failed: ${error.message}`, true));
+    child.on("exit", (code, signal) => {
+      // V8 aborts (SIGABRT, or exit code 134) when the heap limit is reached.
+      const oom = signal === "SIGABRT" || code === 134;
+      const message = oom ? `expression exceeded the ${EXPRESSION_HEAP_MB} MB memory limit` : "the expression evaluator stopped";
+      this.#stop(child, "TOOL_FAILED", message, !oom);
     });
-    worker.on("exit", () => this.#stop(worker, "TOOL_FAILED", "the expression evaluator stopped", true));
+    this.#hold(child, false); // an idle evaluator must not keep the agent's process alive
   }
 
   async evaluate(expression: string, scope: Scope, signal: AbortSignal): Promise<EvaluateExpressionOutput> {
     this.start();
-    await this.#ready; // the time limit starts once mathjs is loaded (~300 ms after start)
-    const worker = this.#worker;
-    if (!worker) throw new ToolError("TOOL_FAILED", "the expression evaluator stopped", { retryable: true });
+    const child = this.#child;
+    if (!child) throw new ToolError("TOOL_FAILED", "the expression evaluator stopped", { retryable: true });
+    this.#active++;
+    this.#hold(child, true);
+    try {
+      await this.#ready; // the time limit starts once mathjs is loaded (~300 ms after start)
+      return await this.#call(child, expression, scope, signal);
+    } finally {
+      if (--this.#active === 0 && this.#child) this.#hold(this.#child, false);
+    }
+  }
+
+  // Referenced (process and IPC channel) only while calls are in flight.
+  #hold(child: ChildProcess, on: boolean): void {
+    if (on) {
+      child.ref();
+      child.channel?.ref();
+    } else {
+      child.unref();
+      child.channel?.unref();
+    }
+  }
+
+  async #call(child: ChildProcess, expression: string, scope: Scope, signal: AbortSignal): Promise<EvaluateExpressionOutput> {
+    if (this.#child !== child) {
+      throw new ToolError("TOOL_FAILED", "the expression evaluator restarted; retry", { retryable: true });
+    }
     const id = this.#nextId++;
     const reply = await new Promise<Reply>((resolve) => {
-      const timeout = `expression exceeded its ${EXPRESSION_TIMEOUT_MS} ms time limit`;
-      const timer = setTimeout(() => this.#stop(worker, "TOOL_TIMEOUT", timeout, false, id), EXPRESSION_TIMEOUT_MS);
-      const onAbort = () => this.#stop(worker, "TOOL_TIMEOUT", "expression was cancelled", false, id);
+      // Stops the child and settles this call (directly, in case the child was already replaced).
+      const expire = (message: string) => {
+        this.#stop(child, "TOOL_TIMEOUT", message, false, id);
+        this.#pending.get(id)?.({ id, ok: false, code: "TOOL_TIMEOUT", message });
+      };
+      const timer = setTimeout(() => expire(`expression exceeded its ${EXPRESSION_TIMEOUT_MS} ms time limit`), EXPRESSION_TIMEOUT_MS);
+      const onAbort = () => expire("expression was cancelled");
       signal.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, (r) => {
         clearTimeout(timer);
@@ -210,18 +248,18 @@ class Evaluator {
         resolve(r);
       });
       if (signal.aborted) onAbort();
-      else worker.postMessage({ id, expression, scope } satisfies Request);
+      else child.send({ id, expression, scope } satisfies Request);
     });
     if (reply.ok) return reply.output;
     throw new ToolError(reply.code, reply.message, { retryable: reply.retryable ?? false });
   }
 
-  // Terminating the worker is the only way to stop a running expression; other calls in flight on it
+  // Killing the child is the only way to stop a running expression; other calls in flight on it
   // fail as retryable. `culprit` is the call that caused the stop and gets the given code and message.
-  #stop(worker: Worker, code: ToolErrorCode, message: string, retryable = false, culprit?: number): void {
-    if (this.#worker !== worker) return;
-    this.#worker = undefined;
-    void worker.terminate();
+  #stop(child: ChildProcess, code: ToolErrorCode, message: string, retryable = false, culprit?: number): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    child.kill("SIGKILL");
     for (const [id, settle] of [...this.#pending]) {
       const own = culprit === undefined || id === culprit;
       const why = own ? message : "interrupted because another expression was stopped; retry";
@@ -231,11 +269,11 @@ class Evaluator {
 }
 
 /**
- * Creates the `evaluate_expression` tool: a restricted mathjs instance in a worker thread (started here,
+ * Creates the `evaluate_expression` tool: a restricted mathjs instance in a child process (forked here,
  * ~300 ms to load; {@link EXPRESSION_HEAP_MB} MB heap). Risk tier "compute", idempotent, 2,000 ms tool timeout.
  * A multi-statement expression returns its last value.
  * @throws ToolError `TOOL_FAILED` with mathjs's message (parse errors, unknown symbols, disabled functions such as
- *   import/evaluate/createUnit, arrays above {@link MAX_MATRIX_ELEMENTS}) or when the worker runs out of memory;
+ *   import/evaluate/createUnit, arrays above {@link MAX_MATRIX_ELEMENTS}) or when the evaluator runs out of memory;
  *   `TOOL_TIMEOUT` after {@link EXPRESSION_TIMEOUT_MS} ms or when the call's signal aborts.
  */
 export function createEvaluateExpressionTool(): Tool<typeof evaluateExpressionInput, EvaluateExpressionOutput> {

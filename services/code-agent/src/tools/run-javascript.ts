@@ -2,7 +2,10 @@ import { defineTool, type Tool } from "@baton/tools";
 import { z } from "zod";
 import type { Sandbox } from "./sandbox.ts";
 
-/** Input of `run_javascript`: the code (1..50,000 chars), optional JSON `data`, optional limit in ms (10..10,000; unset uses the sandbox's `defaultTimeoutMs`, 2,000 unless configured). */
+/**
+ * Input of `run_javascript`: `code` (1..50,000 chars), optional JSON `data`, optional `timeoutMs` (integer
+ * 10..10,000; unset uses the sandbox's `defaultTimeoutMs`, 2,000 unless configured).
+ */
 export const runJavascriptInput = z.object({
   code: z.string().min(1).max(50_000).describe("A JavaScript function body; `return` a JSON value."),
   data: z.json().optional().describe("Extra JSON data, visible to the code as the global `data`."),
@@ -30,9 +33,9 @@ const describe = (limits: Sandbox["limits"]): string =>
   ].join(" ");
 
 /**
- * Creates the `run_javascript` tool on a {@link Sandbox}: risk tier "compute", idempotent, 15,000 ms backstop (more if `defaultTimeoutMs` > 10,000)
- * (the sandbox's interrupt handler enforces `timeoutMs`). The call's `ctx.inputs` become the global `inputs`.
- * Fails with ToolError `TOOL_TIMEOUT` or `TOOL_FAILED` as {@link Sandbox.run} does.
+ * Creates the `run_javascript` tool on a {@link Sandbox}: risk tier "compute", idempotent, tool timeout 15,000 ms
+ * (a backstop; the sandbox's interrupt handler enforces `timeoutMs`). The call's `ctx.inputs` become the global
+ * `inputs`. Fails with ToolError `TOOL_TIMEOUT` or `TOOL_FAILED` as {@link Sandbox.run} does.
  */
 export function createRunJavascriptTool(sandbox: Sandbox): Tool<typeof runJavascriptInput, RunJavascriptOutput> {
   return defineTool({
