@@ -42,6 +42,9 @@ export async function createCodeTools(options: CodeToolsOptions = {}): Promise<T
   const evaluate = createEvaluateExpressionTool();
   // Warm up: wait until the mathjs child has loaded and run one expression, so the agent reports
   // ready only when a first real call is as fast as the next ones (~300 ms saved on the first step).
-  await evaluate.execute({ expression: "1 + 1" }, { signal: new AbortController().signal, taskId: "warm-up", stepId: "warm-up", inputs: {} });
+  await evaluate.execute(
+    { expression: "1 + 1" },
+    { signal: new AbortController().signal, taskId: "warm-up", stepId: "warm-up", inputs: {} },
+  );
   return [createRunJavascriptTool(sandbox), evaluate];
 }
