@@ -5,11 +5,15 @@ import { stepOutcomes, type Transition } from "./task-machine.ts";
 
 /**
  * Carries out a stored transition: publishes work, the synthesis request or the failure
- * outcome, then the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
+ * outcome, and the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
  * replaying a transition after a crash cannot dispatch a step or end a task twice.
  */
 export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger): Promise<void> {
   const { state } = t;
+  // `step.dispatched` goes out before the work itself, so no client sees a worker's
+  // `step.started` ahead of it; every other event follows the publishes it reports.
+  const dispatched = t.events.filter((e) => e.type === "step.dispatched");
+  for (const event of dispatched) await publishTaskEvent(js, event, logger);
   await Promise.all(
     t.dispatch.map((work) =>
       publishMessage(js, subjects.work(work.agent, work.taskId, work.stepId), StepWork, work, {
@@ -36,7 +40,7 @@ export async function applyEffects(js: JetStreamClient, t: Transition, logger: L
     );
   }
   if (t.fail) await publishFailure(js, state);
-  for (const event of t.events) await publishTaskEvent(js, event, logger);
+  for (const event of t.events) if (event.type !== "step.dispatched") await publishTaskEvent(js, event, logger);
 }
 
 async function publishFailure(js: JetStreamClient, state: TaskState): Promise<void> {
