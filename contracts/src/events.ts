@@ -24,8 +24,8 @@ export const TaskEvent = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("step.completed"), stepId: StepId, agent: AgentName, durationMs: z.number(), usage: Usage }),
   z.object({ ...base, type: z.literal("step.failed"), stepId: StepId, agent: AgentName, durationMs: z.number(), error: ErrorInfo }),
   z.object({ ...base, type: z.literal("synthesizing") }),
-  z.object({ ...base, type: z.literal("completed"), durationMs: z.number() }),
-  z.object({ ...base, type: z.literal("failed"), error: ErrorInfo, failedStep: StepId.optional() }),
+  z.object({ ...base, type: z.literal("completed"), durationMs: z.number(), usage: Usage.optional() }),
+  z.object({ ...base, type: z.literal("failed"), error: ErrorInfo, failedStep: StepId.optional(), usage: Usage.optional() }),
 ]);
 export type TaskEvent = z.infer<typeof TaskEvent>;
 

@@ -3,6 +3,7 @@
  * inferred type, the subjects, and the JetStream streams, consumers and KV buckets as data.
  */
 export * from "./agents.ts";
+export * from "./budget.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./ids.ts";

@@ -1,8 +1,10 @@
 import { z } from "zod";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { TaskBudget } from "./budget.ts";
 import { Plan } from "./plan.ts";
 import { StepOutcome } from "./task.ts";
+import { Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
 
 /** A step's place in its task's life: pending → dispatched → completed | failed | skipped. */
@@ -41,5 +43,9 @@ export const TaskState = z.object({
   deadlineAt: Timestamp,
   finishedAt: Timestamp.optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  /** The limits in force (submission's budget over the supervisor's defaults). */
+  budget: TaskBudget.optional(),
+  /** Usage of the planner's LLM calls, counted in the task's usage. */
+  planningUsage: Usage.optional(),
 });
 export type TaskState = z.infer<typeof TaskState>;

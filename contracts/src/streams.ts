@@ -139,10 +139,12 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   ...AGENT_NAMES.map(workConsumer),
 ];
 
-/** JetStream KV buckets: task state (CAS on revision) and the embedded memory store. */
+/** JetStream KV buckets: task state and budget ledgers (CAS on revision), the embedded memory store, agent cards. */
 export const KV_BUCKETS = {
   tasks: { name: "baton_tasks", history: 1 },
   memory: { name: "baton_memory", history: 1 },
+  budgets: { name: "baton_budgets", history: 1 },
+  agents: { name: "baton_agents", history: 1 },
 } as const;
 
 /** Message headers Baton sets besides the W3C trace context headers. */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AgentName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { TaskBudget } from "./budget.ts";
 import { Plan } from "./plan.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
@@ -10,6 +11,7 @@ import { SchemaVersion } from "./version.ts";
  * Published by clients on `tasks.submit` (JSON). `taskId` is the idempotency key: the same
  * taskId submitted twice runs once (generated when absent). Without `plan`, the supervisor's
  * LLM planner decomposes `goal`; with no LLM configured such a submission is rejected.
+ * `budget` limits tokens, USD and wall time across every service working on the task.
  */
 export const TaskSubmission = z.object({
   schemaVersion: SchemaVersion.default(1),
@@ -18,6 +20,8 @@ export const TaskSubmission = z.object({
   plan: Plan.optional(),
   /** Wall-clock limit for the whole task in ms; default: the supervisor's TASK_TIMEOUT_MS. */
   timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+  /** Token, cost and time limits; unset fields take the supervisor's defaults. */
+  budget: TaskBudget.optional(),
   /** Free-form labels copied to events and the outcome (at most 32; values ≤ 256 chars). */
   metadata: z.record(z.string().max(64), z.string().max(256)).optional(),
 });

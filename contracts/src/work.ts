@@ -55,5 +55,7 @@ export const SynthesisRequest = z.object({
   steps: z.array(StepOutcome),
   acceptedAt: Timestamp,
   metadata: z.record(z.string(), z.string()).optional(),
+  /** Usage of the planner's LLM calls (added to the task's usage). */
+  planningUsage: Usage.optional(),
 });
 export type SynthesisRequest = z.infer<typeof SynthesisRequest>;

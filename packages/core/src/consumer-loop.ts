@@ -29,7 +29,8 @@ export interface ConsumerLoopOptions {
 
 /**
  * Pulls from a durable consumer with `concurrency` slots, each holding at most one message,
- * so a replica never holds work that another replica could run. Each message is processed
+ * so a replica never holds work that another replica could run. While a handler runs, its
+ * message's lease is extended with `working()` every ack_wait / 3. Each message is processed
  * inside a CONSUMER span `process <template>` whose parent is the trace context in its headers.
  */
 export class ConsumerLoop {
@@ -120,10 +121,15 @@ export class ConsumerLoop {
             "messaging.nats.stream.sequence": msg.seq,
             "messaging.nats.delivery_count": msg.info.deliveryCount,
           });
+          // Heartbeats at a third of ack_wait keep the lease of a long handler (an LLM call,
+          // a slow tool), so ack_wait can stay short and a dead process's message returns soon.
+          const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(spec.ackWaitMs / 3)));
           try {
             await this.#handler(msg, this.#abort.signal);
+            clearInterval(heartbeat);
             msg.ack();
           } catch (error) {
+            clearInterval(heartbeat);
             failSpan(span, error);
             if (isRetryable(error)) {
               const delay = backoffDelayMs(msg.info.deliveryCount);

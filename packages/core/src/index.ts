@@ -33,3 +33,5 @@ export {
   type TracingOptions,
 } from "./tracing.ts";
 export { TaskStore, type Versioned } from "./task-store.ts";
+export { type BudgetGuard, BudgetLedgers, exceededReason, type Spend } from "./budget-ledger.ts";
+export { isWrongSequence } from "./kv-cas.ts";

@@ -72,12 +72,12 @@ export async function openKv(nc: NatsConnection, bucket: { name: string; history
 }
 
 /**
- * Provisions every Baton stream and consumer and the task-state KV bucket (idempotent).
+ * Provisions every Baton stream, consumer and KV bucket (idempotent).
  * Each service calls it at start, so a fresh nats-server needs no setup step.
  */
 export async function provisionAll(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const stream of STREAMS) await ensureStream(jsm, stream);
   for (const consumer of CONSUMERS) await ensureConsumer(jsm, consumer);
-  await openKv(nc, KV_BUCKETS.tasks);
+  for (const bucket of Object.values(KV_BUCKETS)) await openKv(nc, bucket);
 }

@@ -1,5 +1,6 @@
 import { KV_BUCKETS, TaskState } from "@baton/contracts";
 import { TransientError } from "./errors.ts";
+import { isWrongSequence } from "./kv-cas.ts";
 import { openKv } from "./provision.ts";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -67,8 +68,3 @@ export class TaskStore {
   }
 }
 
-function isWrongSequence(error: unknown): boolean {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
-  const text = error instanceof Error ? `${error.message} ${cause}` : String(error);
-  return text.includes("wrong last sequence") || text.includes("10071");
-}
