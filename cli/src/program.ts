@@ -31,6 +31,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new InvalidArgumentError("must be a TCP port (1-65535)");
@@ -101,9 +107,11 @@ export function createProgram(exit: { code: ExitCode }): Command {
 
   program
     .command("run")
-    .description("submit a plan, show live per-step progress, print the answer")
+    .description("submit a goal (planned by the LLM) or a plan, show live per-step progress, print the answer")
     .argument("[goal]", "the task's goal (overrides the plan file's goal)")
-    .requiredOption("--plan <file>", "JSON file: a submission {goal, plan} or a bare plan {steps: [...]}")
+    .option("--plan <file>", "JSON file: a submission {goal, plan} or a bare plan {steps: [...]}; without it the LLM plans the goal")
+    .option("--max-tokens <n>", "the task's token budget (LLM input + output, across all services)", positiveInt)
+    .option("--max-cost-usd <usd>", "the task's cost budget in USD", positiveNumber)
     .option("--task-id <id>", "task id (idempotency key); default: the file's, else a new UUID")
     .option("--timeout-ms <n>", "how long to wait for the outcome, in ms (exit 124 after)", positiveInt, 120_000)
     .option("--up", "start a private local stack (nats-server + services) first, stop it afterwards")

@@ -14,6 +14,9 @@ export interface SubmissionInput {
   readonly taskId?: string | undefined;
   /** The task's wall-clock limit in ms (the supervisor fails it after that); overrides the file's. */
   readonly timeoutMs?: number | undefined;
+  /** Budget limits (tokens, USD); each overrides the file's. */
+  readonly maxTokens?: number | undefined;
+  readonly maxCostUsd?: number | undefined;
 }
 
 /** A validated submission whose `taskId` is always set, so the client knows what to follow. */
@@ -34,6 +37,14 @@ export async function buildSubmission(input: SubmissionInput): Promise<ResolvedS
   if (input.goal !== undefined && input.goal.trim() !== "") raw.goal = input.goal;
   raw.taskId = input.taskId ?? raw.taskId ?? randomUUID();
   if (input.timeoutMs !== undefined) raw.timeoutMs = input.timeoutMs;
+  if (input.maxTokens !== undefined || input.maxCostUsd !== undefined) {
+    const fileBudget = typeof raw.budget === "object" && raw.budget !== null ? raw.budget : {};
+    raw.budget = {
+      ...fileBudget,
+      ...(input.maxTokens !== undefined ? { maxTokens: input.maxTokens } : {}),
+      ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
+    };
+  }
   const parsed = TaskSubmission.safeParse(raw);
   if (!parsed.success) {
     const issues = toFieldIssues(parsed.error).map((i) =>

@@ -16,6 +16,8 @@ import { type CommandContext, onInterrupt } from "./context.ts";
 /** Flags of `baton run`. */
 export interface RunFlags {
   readonly plan?: string | undefined;
+  readonly maxTokens?: number | undefined;
+  readonly maxCostUsd?: number | undefined;
   readonly taskId?: string | undefined;
   /** How long to wait for the outcome, in ms; default 120,000. */
   readonly timeoutMs?: number | undefined;
@@ -24,7 +26,8 @@ export interface RunFlags {
 }
 
 /**
- * `baton run --plan <file> [goal]`: validates the submission locally, subscribes to the task's
+ * `baton run [--plan <file>] [goal]`: without a plan the supervisor's LLM planner decomposes the
+ * goal (needs an LLM configured on the services). Validates the submission locally, subscribes to the task's
  * events, outcome and `tasks.rejected`, publishes it, shows live per-step progress (listr2 on a
  * terminal; one line per event otherwise; JSON lines with --json), then prints the answer
  * Markdown, or the error, failing step and per-step status, and a timing summary line.
@@ -34,7 +37,13 @@ export interface RunFlags {
  */
 export async function runCommand(ctx: CommandContext, goal: string | undefined, flags: RunFlags): Promise<ExitCode> {
   const { output } = ctx;
-  const submission = await buildSubmission({ goal, planFile: flags.plan, taskId: flags.taskId });
+  const submission = await buildSubmission({
+    goal,
+    planFile: flags.plan,
+    taskId: flags.taskId,
+    maxTokens: flags.maxTokens,
+    maxCostUsd: flags.maxCostUsd,
+  });
   const interrupt = onInterrupt();
   let stack: Stack | undefined;
   let conn: CliConnection | undefined;

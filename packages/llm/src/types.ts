@@ -112,3 +112,11 @@ export function responseText(response: Pick<ChatResponse, "content">): string {
 export function responseToolCalls(response: Pick<ChatResponse, "content">): ToolCallBlock[] {
   return response.content.filter((b): b is ToolCallBlock => b.type === "tool_call");
 }
+
+/** A configured LLM: the provider and the model of each role. */
+export interface LlmSetup {
+  readonly provider: ChatProvider;
+  readonly models: Readonly<Record<LlmRole, string>>;
+  /** Output token limit per call (LLM_MAX_OUTPUT_TOKENS). */
+  readonly maxOutputTokens: number;
+}

@@ -1,15 +1,29 @@
 import { BaseServiceEnv, envPositiveInt } from "@baton/core";
+import { LlmEnv } from "@baton/llm";
 import type { z } from "zod";
 
 /**
- * Environment of every worker agent service (extends {@link BaseServiceEnv}).
+ * Environment of every worker agent service (extends {@link BaseServiceEnv} and the LLM
+ * settings: with an LLM configured, steps without tool calls run the agent loop with
+ * `LLM_MODEL_WORKER`).
  * - `WORKER_CONCURRENCY`: steps this process runs at once; default 4.
  * - `STEP_TIMEOUT_MS`: wall-clock limit of one step unless the plan sets one; default 60,000 ms.
  * - `MAX_TOOL_OUTPUT_BYTES`: largest JSON output of one tool call; default 262,144 bytes.
+ * - `AGENT_MAX_TURNS`: model calls per step before `MAX_TURNS_EXCEEDED`; default 10.
+ * - `STEP_MAX_TOKENS`: a step's token budget (input + output); default 50,000.
+ * - `TOOL_RESULT_MAX_CHARS`: a tool result is cut to this many characters (head and tail kept)
+ *   before it re-enters the model's context; default 8,000.
+ * - `AGENT_SUMMARIZE_AFTER_CHARS`: conversation size that triggers summarizing older turns; default 24,000.
+ * - `AGENT_KEEP_LAST_TURNS`: turns kept verbatim when summarizing; default 4.
  */
-export const WorkerEnv = BaseServiceEnv.extend({
+export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   WORKER_CONCURRENCY: envPositiveInt.max(256).default(4),
   STEP_TIMEOUT_MS: envPositiveInt.default(60_000),
   MAX_TOOL_OUTPUT_BYTES: envPositiveInt.default(262_144),
+  AGENT_MAX_TURNS: envPositiveInt.max(100).default(10),
+  STEP_MAX_TOKENS: envPositiveInt.default(50_000),
+  TOOL_RESULT_MAX_CHARS: envPositiveInt.default(8_000),
+  AGENT_SUMMARIZE_AFTER_CHARS: envPositiveInt.default(24_000),
+  AGENT_KEEP_LAST_TURNS: envPositiveInt.max(50).default(4),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

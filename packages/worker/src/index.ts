@@ -2,3 +2,4 @@
 export { WorkerEnv } from "./config.ts";
 export { runStepToolCalls, type StepRun } from "./run-step.ts";
 export { runWorkerService, type WorkerServiceOptions } from "./worker-service.ts";
+export * from "./agent-loop/index.ts";

@@ -1,10 +1,13 @@
-import { type AgentName, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, workConsumer } from "@baton/contracts";
-import { ConsumerLoop, decodeJson, publishMessage, publishTaskEvent, type ServiceContext, startService } from "@baton/core";
+import { type AgentName, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
+import { BudgetLedgers, ConsumerLoop, decodeJson, publishMessage, publishTaskEvent, type ServiceContext, startService } from "@baton/core";
+import { createLlmSetup, type LlmSetup } from "@baton/llm";
 import { type Tool, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { WorkerEnv } from "./config.ts";
-import { runStepToolCalls } from "./run-step.ts";
+import { publishAgentCard } from "./agent-card.ts";
+import { runAgentLoop } from "./agent-loop/index.ts";
+import { runStepToolCalls, type StepRun } from "./run-step.ts";
 
 /** Options of {@link runWorkerService}. */
 export interface WorkerServiceOptions {
@@ -18,7 +21,8 @@ export interface WorkerServiceOptions {
 
 /**
  * Runs a worker agent service: every replica pulls from the agent's one durable consumer
- * (`<agent>-agent` on `work.<agent>.>`), runs each step's tool calls, publishes the
+ * (`<agent>-agent` on `work.<agent>.>`), runs each step — its explicit tool calls, or the
+ * agent loop (ReAct) with the worker model when the step has none — publishes the
  * {@link StepResult} on `results.<taskId>.<stepId>`, then acks. Bad work items yield a failed
  * result naming the field, never a crash.
  */
@@ -26,6 +30,10 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const { agent, env } = options;
   const service = await startService(`${agent}-agent`, env);
   const registry = new ToolRegistry(options.tools);
+  const ledgers = await BudgetLedgers.open(service.nc);
+  const llm = createLlmSetup(env, { logger: service.logger });
+  await publishAgentCard(service, agent, registry, llm !== undefined);
+  const runner: StepRunner = { registry, ledgers, llm };
   const loop = new ConsumerLoop(
     service.js,
     {
@@ -34,20 +42,30 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
       template: `work.${agent}.{taskId}.{stepId}`,
       logger: service.logger,
     },
-    (msg, signal) => handleWork(service, registry, options, msg, signal),
+    (msg, signal) => handleWork(service, runner, options, msg, signal),
   );
   loop.start();
   service.onShutdown(async () => {
     await options.close?.();
   });
   service.onShutdown((graceMs) => loop.stop(graceMs));
-  service.logger.info({ agent, tools: registry.names(), concurrency: env.WORKER_CONCURRENCY }, "worker ready");
+  service.logger.info(
+    { agent, tools: registry.names(), concurrency: env.WORKER_CONCURRENCY, llm: llm ? { provider: llm.provider.name, model: llm.models.worker } : "none" },
+    "worker ready",
+  );
   return service;
+}
+
+/** What running a step can use. */
+interface StepRunner {
+  readonly registry: ToolRegistry;
+  readonly ledgers: BudgetLedgers;
+  readonly llm: LlmSetup | undefined;
 }
 
 async function handleWork(
   service: ServiceContext,
-  registry: ToolRegistry,
+  runner: StepRunner,
   options: WorkerServiceOptions,
   msg: JsMsg,
   shutdownSignal: AbortSignal,
@@ -69,17 +87,12 @@ async function handleWork(
   );
   log.info({ tools: work.toolCalls.map((c) => c.tool) }, "step started");
   const signal = AbortSignal.any([shutdownSignal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const run =
-    work.agent === agent
-      ? await runStepToolCalls(work, registry, signal, env.MAX_TOOL_OUTPUT_BYTES)
-      : {
-          status: "failed" as const,
-          toolCalls: [],
-          error: { code: "UNKNOWN_AGENT" as const, message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false },
-        };
+  const run = await runStep(work, runner, options, signal);
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
-  const usage = { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const usage = run.usage ?? { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const span = trace.getActiveSpan();
+  span?.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "baton.cost_usd": usage.costUsd });
   await publishResult(service, {
     taskId: work.taskId,
     stepId: work.stepId,
@@ -103,6 +116,39 @@ async function handleWork(
     log,
   );
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
+}
+
+/**
+ * Runs a step: refused when the task is over budget (the ledger is shared by every service);
+ * explicit tool calls when the plan gave them; otherwise the agent loop with the worker model.
+ */
+async function runStep(work: StepWork, runner: StepRunner, options: WorkerServiceOptions, signal: AbortSignal): Promise<StepRun & { usage?: Usage }> {
+  const { agent, env } = options;
+  if (work.agent !== agent) {
+    return { status: "failed", toolCalls: [], error: { code: "UNKNOWN_AGENT", message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false } };
+  }
+  const overBudget = await runner.ledgers.overBudget(work.taskId);
+  if (overBudget) {
+    return { status: "failed", toolCalls: [], error: { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false } };
+  }
+  if (work.toolCalls.length > 0 || !runner.llm) return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES);
+  return runAgentLoop({
+    provider: runner.llm.provider,
+    model: runner.llm.models.worker,
+    registry: runner.registry,
+    work,
+    signal,
+    budget: runner.ledgers.guard(work.taskId),
+    maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
+    limits: {
+      maxTurns: env.AGENT_MAX_TURNS,
+      maxStepTokens: env.STEP_MAX_TOKENS,
+      maxToolResultChars: env.TOOL_RESULT_MAX_CHARS,
+      summarizeAfterChars: env.AGENT_SUMMARIZE_AFTER_CHARS,
+      keepLastTurns: env.AGENT_KEEP_LAST_TURNS,
+      maxOutputTokens: runner.llm.maxOutputTokens,
+    },
+  });
 }
 
 /**

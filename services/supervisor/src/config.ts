@@ -1,15 +1,27 @@
 import { BaseServiceEnv, envPositiveInt } from "@baton/core";
-import type { z } from "zod";
+import { LlmEnv } from "@baton/llm";
+import { z } from "zod";
 
 /**
- * The supervisor's environment (extends {@link BaseServiceEnv}).
+ * The supervisor's environment (extends {@link BaseServiceEnv} and the LLM settings).
  * - `SUPERVISOR_CONCURRENCY`: submissions and results handled at once, each; default 8.
- * - `TASK_TIMEOUT_MS`: a task's wall-clock limit unless the submission sets one; default 600,000 ms.
+ * - `TASK_TIMEOUT_MS`: a task's recorded deadline unless the submission sets one; default 600,000 ms.
  * - `MAX_SUBMISSION_BYTES`: largest accepted submission; larger → `tasks.rejected`; default 1,048,576 bytes.
+ * - `TASK_MAX_TOKENS`, `TASK_MAX_COST_USD`, `TASK_MAX_WALL_TIME_MS`: default per-task budget
+ *   (tokens, USD, ms) where the submission sets none; unset = unlimited.
+ * - `PLANNER_MAX_REPAIRS`: times an invalid LLM plan is sent back with its errors; default 2.
+ * - `PLANNER_MEMORY_TOP_K`: memory summaries given to the planner; default 3.
+ * - `MONGODB_URI`: the memory store in MongoDB; unset = JetStream KV.
  */
-export const SupervisorEnv = BaseServiceEnv.extend({
+export const SupervisorEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   SUPERVISOR_CONCURRENCY: envPositiveInt.max(256).default(8),
   TASK_TIMEOUT_MS: envPositiveInt.default(600_000),
   MAX_SUBMISSION_BYTES: envPositiveInt.default(1_048_576),
+  TASK_MAX_TOKENS: envPositiveInt.optional(),
+  TASK_MAX_COST_USD: z.coerce.number().positive().optional(),
+  TASK_MAX_WALL_TIME_MS: envPositiveInt.optional(),
+  PLANNER_MAX_REPAIRS: z.coerce.number().int().min(0).max(10).default(2),
+  PLANNER_MEMORY_TOP_K: z.coerce.number().int().min(0).max(20).default(3),
+  MONGODB_URI: z.string().min(1).optional(),
 });
 export type SupervisorEnv = z.infer<typeof SupervisorEnv>;

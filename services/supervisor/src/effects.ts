@@ -35,12 +35,23 @@ export async function applyEffects(js: JetStreamClient, t: Transition, logger: L
         steps: stepOutcomes(state),
         acceptedAt: state.acceptedAt,
         ...(state.metadata ? { metadata: state.metadata } : {}),
+        ...(state.planningUsage ? { planningUsage: state.planningUsage } : {}),
       },
       { msgId: `synth-${state.taskId}`, template: "synthesis.{taskId}" },
     );
   }
   if (t.fail) await publishFailure(js, state);
-  for (const event of t.events) if (event.type !== "step.dispatched") await publishTaskEvent(js, event, logger);
+  for (const event of t.events) {
+    if (event.type === "step.dispatched") continue;
+    // The failure event carries the task's usage, like the outcome.
+    const withUsage = event.type === "failed" ? { ...event, usage: taskUsage(state) } : event;
+    await publishTaskEvent(js, withUsage, logger);
+  }
+}
+
+/** The task's usage so far: its steps plus its planning. */
+function taskUsage(state: TaskState) {
+  return stepOutcomes(state).reduce((sum, s) => addUsage(sum, s.usage), state.planningUsage ?? ZERO_USAGE);
 }
 
 async function publishFailure(js: JetStreamClient, state: TaskState): Promise<void> {
@@ -62,7 +73,7 @@ async function publishFailure(js: JetStreamClient, state: TaskState): Promise<vo
         finishedAt,
         durationMs: Date.parse(finishedAt) - Date.parse(state.acceptedAt),
       },
-      usage: steps.reduce((sum, s) => addUsage(sum, s.usage), ZERO_USAGE),
+      usage: taskUsage(state),
       ...(state.metadata ? { metadata: state.metadata } : {}),
     },
     { msgId: `outcome-${state.taskId}`, template: "tasks.failed.{taskId}" },

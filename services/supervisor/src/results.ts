@@ -1,5 +1,5 @@
 import { StepResult } from "@baton/contracts";
-import { decodeJson, type ServiceContext } from "@baton/core";
+import { type BudgetLedgers, decodeJson, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import { applyEffects } from "./effects.ts";
@@ -10,7 +10,7 @@ import type { TaskStore } from "@baton/core";
  * Handles one step result: records it in task state (compare-and-set), then dispatches the
  * steps it unblocked, requests synthesis when all steps are done, or fails the task.
  */
-export async function handleResult(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<void> {
+export async function handleResult(service: ServiceContext, store: TaskStore, ledgers: BudgetLedgers, msg: JsMsg): Promise<void> {
   const decoded = decodeJson(msg.data, StepResult);
   if (!decoded.ok) {
     // Only workers publish here; an invalid result is a bug to see in logs, not a task failure
@@ -21,7 +21,10 @@ export async function handleResult(service: ServiceContext, store: TaskStore, ms
   const result = decoded.value;
   const log = service.logger.child({ taskId: result.taskId, stepId: result.stepId });
   trace.getActiveSpan()?.setAttributes({ "baton.task.id": result.taskId, "baton.step.id": result.stepId });
-  const transition = await store.update(result.taskId, (state) => applyResult(state, result, new Date()));
+  // Over budget: record this result but dispatch nothing more (the ledger is shared by every
+  // service, so spending anywhere stops the task everywhere).
+  const overBudget = await ledgers.overBudget(result.taskId);
+  const transition = await store.update(result.taskId, (state) => applyResult(state, result, new Date(), overBudget));
   if (transition) {
     await applyEffects(service.js, transition, log);
     log.info({ status: result.status, task: transition.state.status }, "step result recorded");

@@ -1,21 +1,58 @@
 import { randomUUID } from "node:crypto";
-import { type ErrorInfo, type FieldIssue, subjects, TaskRejected, TaskSubmission, toFieldIssues } from "@baton/contracts";
-import { currentTraceCarrier, type Logger, publishMessage, publishTaskEvent, type ServiceContext } from "@baton/core";
+import {
+  type ErrorInfo,
+  type FieldIssue,
+  type Plan,
+  subjects,
+  type TaskBudget,
+  TaskFailed,
+  TaskRejected,
+  TaskSubmission,
+  toFieldIssues,
+  type Usage,
+  ZERO_USAGE,
+} from "@baton/contracts";
+import {
+  BatonError,
+  type BudgetLedgers,
+  currentTraceCarrier,
+  type Logger,
+  publishMessage,
+  publishTaskEvent,
+  type ServiceContext,
+  type TaskStore,
+} from "@baton/core";
+import type { LlmSetup } from "@baton/llm";
+import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { SupervisorEnv } from "./config.ts";
 import { applyEffects } from "./effects.ts";
+import { readAgentCards } from "./agent-cards.ts";
+import { planTask } from "./planner/index.ts";
 import { newTaskState, pendingEffects, startTask } from "./task-machine.ts";
-import type { TaskStore } from "@baton/core";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** What the submission handler needs. */
+export interface SubmissionDeps {
+  readonly service: ServiceContext;
+  readonly env: SupervisorEnv;
+  readonly store: TaskStore;
+  readonly ledgers: BudgetLedgers;
+  readonly memory: MemoryStore;
+  /** The LLM, when one is configured: plans goals and lets steps run without explicit tool calls. */
+  readonly llm: LlmSetup | undefined;
+}
+
 /**
  * Handles one message from `tasks.submit`: size limit, JSON, schema and plan checks (each
- * failure → `tasks.rejected` naming the fields), then idempotent acceptance keyed by taskId
- * (KV create), the `accepted` and `planned` events, and dispatch of the ready steps.
+ * failure → `tasks.rejected` naming the fields), then idempotent acceptance keyed by taskId,
+ * the task's budget ledger, planning by the LLM when the submission has no plan, the
+ * `accepted` and `planned` events, and dispatch of the ready steps.
  */
-export async function handleSubmission(service: ServiceContext, env: SupervisorEnv, store: TaskStore, msg: JsMsg): Promise<void> {
+export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promise<void> {
+  const { service, env, store } = deps;
   const { js, logger } = service;
   const size = msg.data.byteLength;
   if (size > env.MAX_SUBMISSION_BYTES) {
@@ -47,15 +84,30 @@ export async function handleSubmission(service: ServiceContext, env: SupervisorE
     });
   }
   const submission = parsed.data;
-  const planError = checkRunnable(submission);
+  const planError = checkRunnable(submission, deps.llm !== undefined);
   if (planError) return reject(service, claimedId, size, planError);
-  const plan = submission.plan;
-  if (!plan) throw new Error("unreachable: checkRunnable guarantees a plan");
 
   const taskId = submission.taskId ?? randomUUID();
   const log = logger.child({ taskId });
   trace.getActiveSpan()?.setAttribute("baton.task.id", taskId);
+  const existing = await store.get(taskId);
+  if (existing) {
+    if (msg.info.deliveryCount > 1) {
+      // Our own earlier attempt stored the task and then crashed: finish its side effects.
+      log.warn("redelivered submission: replaying pending effects");
+      await applyEffects(js, pendingEffects(existing.state), log);
+    } else {
+      log.info({ status: existing.state.status }, "duplicate submission ignored (taskId is the idempotency key)");
+    }
+    return;
+  }
   const now = new Date();
+  const budget = budgetOf(submission, env);
+  await deps.ledgers.create(taskId, budget, now);
+  await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
+  const planned = await obtainPlan(deps, submission, taskId, log);
+  if (!planned.ok) return failUnplanned(js, taskId, submission, now, planned.error, planned.usage, log);
+  const { plan, usage: planningUsage, source } = planned;
   const state = newTaskState({
     taskId,
     goal: submission.goal,
@@ -64,23 +116,17 @@ export async function handleSubmission(service: ServiceContext, env: SupervisorE
     timeoutMs: submission.timeoutMs ?? env.TASK_TIMEOUT_MS,
     ...currentTraceCarrier(),
     ...(submission.metadata ? { metadata: submission.metadata } : {}),
+    budget,
+    ...(planningUsage ? { planningUsage } : {}),
   });
   if (!(await store.create(state))) {
-    const existing = await store.get(taskId);
-    if (existing && msg.info.deliveryCount > 1) {
-      // Our own earlier attempt stored the task and then crashed: finish its side effects.
-      log.warn("redelivered submission: replaying pending effects");
-      await applyEffects(js, pendingEffects(existing.state), log);
-    } else {
-      log.info({ status: existing?.state.status }, "duplicate submission ignored (taskId is the idempotency key)");
-    }
+    log.info("task created concurrently by another delivery; leaving it to that one");
     return;
   }
-  log.info({ steps: plan.steps.length }, "task accepted");
-  await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
+  log.info({ steps: plan.steps.length, source }, "task accepted");
   await publishTaskEvent(
     js,
-    { type: "planned", taskId, source: "submission", steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })) },
+    { type: "planned", taskId, source, steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })) },
     log,
   );
   const transition = startTask(state, now);
@@ -88,15 +134,91 @@ export async function handleSubmission(service: ServiceContext, env: SupervisorE
   if (stored) await applyEffects(js, stored, log);
 }
 
+type Planned =
+  | { ok: true; plan: Plan; usage: Usage | undefined; source: "submission" | "llm" }
+  | { ok: false; error: ErrorInfo; usage: Usage | undefined };
+
 /**
- * A plan must be runnable without an LLM in this release: every step needs explicit tool calls.
+ * The submission's plan, or one from the LLM planner (with the most relevant memories).
+ * Retryable LLM errors are thrown (the submission is redelivered later); other planning
+ * failures come back as an error to fail the task with.
+ */
+async function obtainPlan(deps: SubmissionDeps, submission: TaskSubmission, taskId: string, log: Logger): Promise<Planned> {
+  if (submission.plan) return { ok: true, plan: submission.plan, usage: undefined, source: "submission" };
+  const llm = deps.llm;
+  if (!llm) throw new Error("unreachable: checkRunnable requires an LLM for a goal without a plan");
+  const [agents, memories] = await Promise.all([readAgentCards(deps.service), deps.memory.search(submission.goal, deps.env.PLANNER_MEMORY_TOP_K)]);
+  try {
+    const result = await planTask({
+      provider: llm.provider,
+      model: llm.models.planner,
+      goal: submission.goal,
+      taskId,
+      agents,
+      memories,
+      maxRepairs: deps.env.PLANNER_MAX_REPAIRS,
+      maxOutputTokens: llm.maxOutputTokens,
+      budget: deps.ledgers.guard(taskId),
+    });
+    log.info({ attempts: result.attempts, steps: result.plan.steps.length, memories: memories.length }, "goal planned by the LLM");
+    return { ok: true, plan: result.plan, usage: result.usage, source: "llm" };
+  } catch (error) {
+    if (error instanceof BatonError && !error.retryable) return { ok: false, error: error.toInfo(), usage: undefined };
+    throw error;
+  }
+}
+
+/** A task that failed before it had a plan: the outcome has no steps. */
+async function failUnplanned(
+  js: ServiceContext["js"],
+  taskId: string,
+  submission: TaskSubmission,
+  acceptedAt: Date,
+  error: ErrorInfo,
+  usage: Usage | undefined,
+  log: Logger,
+): Promise<void> {
+  const finishedAt = new Date();
+  log.warn({ code: error.code }, `planning failed: ${error.message}`);
+  await publishMessage(
+    js,
+    subjects.failed(taskId),
+    TaskFailed,
+    {
+      schemaVersion: 1,
+      taskId,
+      goal: submission.goal,
+      error,
+      steps: [],
+      timings: { acceptedAt: acceptedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - acceptedAt.getTime() },
+      usage: usage ?? ZERO_USAGE,
+      ...(submission.metadata ? { metadata: submission.metadata } : {}),
+    },
+    { msgId: `outcome-${taskId}`, template: "tasks.failed.{taskId}" },
+  );
+  await publishTaskEvent(js, { type: "failed", taskId, error, usage: usage ?? ZERO_USAGE }, log);
+}
+
+/** The submission's budget over the supervisor's defaults. */
+function budgetOf(submission: TaskSubmission, env: SupervisorEnv): TaskBudget {
+  const limits: TaskBudget = {
+    ...(env.TASK_MAX_TOKENS ? { maxTokens: env.TASK_MAX_TOKENS } : {}),
+    ...(env.TASK_MAX_COST_USD ? { maxCostUsd: env.TASK_MAX_COST_USD } : {}),
+    ...(env.TASK_MAX_WALL_TIME_MS ? { maxWallTimeMs: env.TASK_MAX_WALL_TIME_MS } : {}),
+  };
+  return { ...limits, ...submission.budget };
+}
+
+/**
+ * Without an LLM, a submission needs an explicit plan whose every step has tool calls.
  * @returns the rejection, or undefined when the submission can run.
  */
-function checkRunnable(submission: TaskSubmission): ErrorInfo | undefined {
+function checkRunnable(submission: TaskSubmission, llm: boolean): ErrorInfo | undefined {
+  if (llm) return undefined;
   if (!submission.plan) {
     return {
       code: "PLANNER_UNAVAILABLE",
-      message: "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan",
+      message: "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan, or configure an LLM (ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL)",
       retryable: false,
       issues: [{ path: "plan", message: "required while no LLM planner is configured" }],
     };

@@ -5,7 +5,9 @@ import {
   type StepOutcome,
   type StepResult,
   type StepWork,
+  type TaskBudget,
   type TaskState,
+  type Usage,
   UnresolvedReferenceError,
 } from "@baton/contracts";
 import type { TaskEventInput } from "@baton/core";
@@ -33,6 +35,8 @@ export function newTaskState(input: {
   traceparent?: string;
   tracestate?: string;
   metadata?: Record<string, string>;
+  budget?: TaskBudget;
+  planningUsage?: Usage;
 }): TaskState {
   return {
     schemaVersion: 1,
@@ -46,6 +50,8 @@ export function newTaskState(input: {
     acceptedAt: input.acceptedAt.toISOString(),
     deadlineAt: new Date(input.acceptedAt.getTime() + input.timeoutMs).toISOString(),
     ...(input.metadata ? { metadata: input.metadata } : {}),
+    ...(input.budget ? { budget: input.budget } : {}),
+    ...(input.planningUsage ? { planningUsage: input.planningUsage } : {}),
   };
 }
 
@@ -56,15 +62,22 @@ export function startTask(state: TaskState, now: Date): Transition {
 
 /**
  * Records a step result and moves the task on. Returns undefined when the result changes
- * nothing (a duplicate, a stale attempt, or a task that already ended).
+ * nothing (a duplicate, a stale attempt, or a task that already ended). With `overBudget`
+ * (why the task's budget ledger says it is over), nothing more is dispatched: the task fails
+ * with `BUDGET_EXCEEDED`, keeping the results it has.
  */
-export function applyResult(state: TaskState, result: StepResult, now: Date): Transition | undefined {
+export function applyResult(state: TaskState, result: StepResult, now: Date, overBudget?: string): Transition | undefined {
   const current = state.steps[result.stepId];
   if (state.status !== "running" || !current || current.status !== "dispatched" || current.attempt !== result.attempt) {
     return undefined;
   }
   const next = structuredClone(state);
   next.steps[result.stepId] = { ...current, status: result.status, outcome: toOutcome(result) };
+  if (overBudget && result.status === "completed") {
+    for (const step of Object.values(next.steps)) if (step.status === "pending") step.status = "skipped";
+    const error: ErrorInfo = { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false };
+    return finish(next, now, [], "failed", error, undefined);
+  }
   return advance(next, now, []);
 }
 
@@ -179,6 +192,8 @@ function finish(
 }
 
 function stepFailedError(stepId: string, cause: ErrorInfo | undefined): ErrorInfo {
+  // A step stopped by the task's budget fails the task for that reason, not as a step failure.
+  if (cause?.code === "BUDGET_EXCEEDED") return { ...cause, message: `step "${stepId}": ${cause.message}` };
   return {
     code: "STEP_FAILED",
     message: `step "${stepId}" failed${cause ? `: ${cause.code}: ${cause.message}` : ""}`,

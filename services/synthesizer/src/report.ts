@@ -8,23 +8,7 @@ import { renderOutput } from "./render-output.ts";
  */
 export function renderReport(request: SynthesisRequest, durationMs: number): string {
   const outcomes = new Map(request.steps.map((s) => [s.stepId, s]));
-  const lines: string[] = [`# ${request.goal}`, ""];
-  const completed = request.steps.filter((s) => s.status === "completed").length;
-  lines.push(
-    `_Task \`${request.taskId}\` · ${request.plan.steps.length} steps (${completed} completed) · ${(durationMs / 1000).toFixed(2)} s_`,
-    "",
-    "## Plan",
-    "",
-    "| step | agent | depends on | status | time |",
-    "| --- | --- | --- | --- | --- |",
-  );
-  for (const step of request.plan.steps) {
-    const o = outcomes.get(step.id);
-    lines.push(
-      `| ${step.id} | ${step.agent} | ${step.dependsOn.join(", ") || "—"} | ${o?.status ?? "skipped"} | ${o?.durationMs === undefined ? "—" : `${Math.round(o.durationMs)} ms`} |`,
-    );
-  }
-  lines.push("", "## Findings", "");
+  const lines: string[] = [`# ${request.goal}`, "", ...planSection(request, durationMs), "", "## Findings", ""];
   for (const step of request.plan.steps) {
     const o = outcomes.get(step.id);
     lines.push(`### ${step.id} — ${step.instruction}`, "");
@@ -37,6 +21,30 @@ export function renderReport(request: SynthesisRequest, durationMs: number): str
     if (tools.length > 0) lines.push(`- ${agent} agent: ${tools.join(", ")}`);
   }
   return `${lines.join("\n").trimEnd()}\n`;
+}
+
+/**
+ * The "Plan" section: a line with the task id, step count and duration, then one table row
+ * per step (agent, dependencies, status, time). Shared by the template and the LLM answer.
+ */
+export function planSection(request: SynthesisRequest, durationMs: number): string[] {
+  const outcomes = new Map(request.steps.map((s) => [s.stepId, s]));
+  const completed = request.steps.filter((s) => s.status === "completed").length;
+  const lines = [
+    "## Plan",
+    "",
+    `_Task \`${request.taskId}\` · ${request.plan.steps.length} steps (${completed} completed) · ${(durationMs / 1000).toFixed(2)} s_`,
+    "",
+    "| step | agent | depends on | status | time |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const step of request.plan.steps) {
+    const o = outcomes.get(step.id);
+    lines.push(
+      `| ${step.id} | ${step.agent} | ${step.dependsOn.join(", ") || "—"} | ${o?.status ?? "skipped"} | ${o?.durationMs === undefined ? "—" : `${Math.round(o.durationMs)} ms`} |`,
+    );
+  }
+  return lines;
 }
 
 function renderStep(o: StepOutcome | undefined): string {

@@ -1,16 +1,40 @@
-import { addUsage, subjects, SynthesisRequest, TaskCompleted, ZERO_USAGE } from "@baton/contracts";
-import { decodeJson, publishMessage, publishTaskEvent, type ServiceContext, type TaskStore } from "@baton/core";
+import { addUsage, type ErrorInfo, subjects, SynthesisRequest, TaskCompleted, TaskFailed, type Usage, ZERO_USAGE } from "@baton/contracts";
+import {
+  BatonError,
+  type BudgetLedgers,
+  decodeJson,
+  type Logger,
+  publishMessage,
+  publishTaskEvent,
+  type ServiceContext,
+  type TaskStore,
+} from "@baton/core";
+import { LlmError, type LlmSetup } from "@baton/llm";
 import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
-import { keyFacts, renderReport } from "./report.ts";
+import { llmAnswer } from "./llm-answer.ts";
+import { keyFacts, planSection, renderReport } from "./report.ts";
+
+/** What the synthesis handler needs. */
+export interface SynthesisDeps {
+  readonly service: ServiceContext;
+  readonly store: TaskStore;
+  readonly memory: MemoryStore;
+  readonly ledgers: BudgetLedgers;
+  /** With an LLM, the answer is written by the synthesizer model; without, by the report template. */
+  readonly llm: LlmSetup | undefined;
+}
 
 /**
- * Handles one synthesis request: renders the answer, stores the memory summary (upsert by
- * taskId), publishes `tasks.completed.<taskId>` (Nats-Msg-Id `outcome-<taskId>`, so a
- * redelivery cannot publish a second outcome), marks the task completed, emits `completed`.
+ * Handles one synthesis request: writes the answer (LLM with step citations, or the report
+ * template), stores the memory summary (upsert by taskId), publishes `tasks.completed.<taskId>`
+ * (Nats-Msg-Id `outcome-<taskId>`, so a redelivery cannot publish a second outcome), marks the
+ * task completed and emits `completed`. A task over budget fails with `BUDGET_EXCEEDED`, keeping
+ * its step results. Retryable LLM errors are thrown (the request is redelivered with backoff).
  */
-export async function handleSynthesis(service: ServiceContext, store: TaskStore, memory: MemoryStore, msg: JsMsg): Promise<void> {
+export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<void> {
+  const { service } = deps;
   const decoded = decodeJson(msg.data, SynthesisRequest);
   if (!decoded.ok) {
     service.logger.error({ subject: msg.subject, error: decoded.error }, "invalid synthesis request");
@@ -19,11 +43,20 @@ export async function handleSynthesis(service: ServiceContext, store: TaskStore,
   const request = decoded.value;
   const log = service.logger.child({ taskId: request.taskId });
   trace.getActiveSpan()?.setAttribute("baton.task.id", request.taskId);
+  let stepsUsage = request.steps.reduce((sum, s) => addUsage(sum, s.usage), request.planningUsage ?? ZERO_USAGE);
+  let answer: string;
+  try {
+    const written = await writeAnswer(deps, request, log);
+    answer = written.answer;
+    stepsUsage = addUsage(stepsUsage, written.usage);
+  } catch (error) {
+    if (error instanceof BatonError && error.code === "BUDGET_EXCEEDED") return failOverBudget(deps, request, error.toInfo(), stepsUsage, log);
+    throw error;
+  }
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - Date.parse(request.acceptedAt);
-  const answer = renderReport(request, durationMs);
-  const usage = request.steps.reduce((sum, s) => addUsage(sum, s.usage), ZERO_USAGE);
-  await memory.put({
+  const usage = stepsUsage;
+  await deps.memory.put({
     schemaVersion: 1,
     taskId: request.taskId,
     goal: request.goal,
@@ -51,11 +84,56 @@ export async function handleSynthesis(service: ServiceContext, store: TaskStore,
     },
     { msgId: `outcome-${request.taskId}`, template: "tasks.completed.{taskId}" },
   );
-  const marked = await store.update(request.taskId, (state) =>
+  const marked = await deps.store.update(request.taskId, (state) =>
+    state.status === "synthesizing" ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } } : undefined,
+  );
+  if (marked) await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs, usage }, log);
+  log.info({ durationMs, answerBytes: answer.length, costUsd: usage.costUsd }, "task completed");
+}
+
+/**
+ * The answer: the LLM's (followed by the plan table) when an LLM is configured, else the
+ * report template. A non-retryable LLM failure other than the budget falls back to the template.
+ */
+async function writeAnswer(deps: SynthesisDeps, request: SynthesisRequest, log: Logger): Promise<{ answer: string; usage: Usage }> {
+  const started = Date.parse(request.acceptedAt);
+  if (!deps.llm) return { answer: renderReport(request, Date.now() - started), usage: ZERO_USAGE };
+  try {
+    const written = await llmAnswer(request, deps.llm, deps.ledgers.guard(request.taskId));
+    const answer = `# ${request.goal}\n\n${written.answer}\n\n${planSection(request, Date.now() - started).join("\n")}\n`;
+    return { answer, usage: written.usage };
+  } catch (error) {
+    if (error instanceof LlmError && !error.retryable) {
+      log.warn({ err: error }, "LLM synthesis failed; falling back to the report template");
+      return { answer: renderReport(request, Date.now() - started), usage: ZERO_USAGE };
+    }
+    throw error;
+  }
+}
+
+async function failOverBudget(deps: SynthesisDeps, request: SynthesisRequest, error: ErrorInfo, usage: Usage, log: Logger): Promise<void> {
+  const finishedAt = new Date();
+  log.warn({ error: error.message }, "task over budget at synthesis");
+  await publishMessage(
+    deps.service.js,
+    subjects.failed(request.taskId),
+    TaskFailed,
+    {
+      schemaVersion: 1,
+      taskId: request.taskId,
+      goal: request.goal,
+      error,
+      steps: request.steps,
+      timings: { acceptedAt: request.acceptedAt, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - Date.parse(request.acceptedAt) },
+      usage,
+      ...(request.metadata ? { metadata: request.metadata } : {}),
+    },
+    { msgId: `outcome-${request.taskId}`, template: "tasks.failed.{taskId}" },
+  );
+  const marked = await deps.store.update(request.taskId, (state) =>
     state.status === "synthesizing"
-      ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } }
+      ? { state: { ...state, status: "failed" as const, error, finishedAt: finishedAt.toISOString() } }
       : undefined,
   );
-  if (marked) await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs }, log);
-  log.info({ durationMs, answerBytes: answer.length }, "task completed");
+  if (marked) await publishTaskEvent(deps.service.js, { type: "failed", taskId: request.taskId, error, usage }, log);
 }

@@ -1,26 +1,32 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
-import { ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { createLlmSetup } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SynthesizerEnv } from "./config.ts";
 import { handleSynthesis } from "./synthesize.ts";
 
 /**
  * Runs the synthesizer: consumes synthesis requests (durable `synthesizer`), writes each
- * task's answer, stores its memory summary (MongoDB when MONGODB_URI is set, else JetStream
+ * task's answer (with the LLM when one is configured), stores its memory summary (MongoDB when MONGODB_URI is set, else JetStream
  * KV) and publishes the outcome.
  */
 export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContext> {
   const service = await startService("synthesizer", env);
   const store = await TaskStore.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
+  const ledgers = await BudgetLedgers.open(service.nc);
+  const llm = createLlmSetup(env, { logger: service.logger });
   const loop = new ConsumerLoop(
     service.js,
     { spec: SYNTHESIS_CONSUMER, concurrency: env.SYNTHESIZER_CONCURRENCY, template: "synthesis.{taskId}", logger: service.logger },
-    (msg) => handleSynthesis(service, store, memory, msg),
+    (msg) => handleSynthesis({ service, store, memory, ledgers, llm }, msg),
   );
   loop.start();
   service.onShutdown(() => memory.close());
   service.onShutdown((graceMs) => loop.stop(graceMs));
-  service.logger.info({ memory: env.MONGODB_URI ? "mongodb" : "jetstream-kv" }, "synthesizer ready");
+  service.logger.info(
+    { memory: env.MONGODB_URI ? "mongodb" : "jetstream-kv", llm: llm ? { provider: llm.provider.name, model: llm.models.synthesizer } : "none" },
+    "synthesizer ready",
+  );
   return service;
 }
