@@ -4,7 +4,13 @@ import { planTask } from "@baton/supervisor";
 import { describe, expect, it } from "vitest";
 
 const agents: AgentCard[] = [
-  { schemaVersion: 1, agent: "data", llm: true, updatedAt: "2026-11-22T00:00:00.000Z", tools: [{ name: "sql_query", description: "Runs SQL. More.", inputSchema: {} }] },
+  {
+    schemaVersion: 1,
+    agent: "data",
+    llm: true,
+    updatedAt: "2026-11-22T00:00:00.000Z",
+    tools: [{ name: "sql_query", description: "Runs SQL. More.", inputSchema: {} }],
+  },
 ];
 const goodPlan = {
   steps: [
@@ -28,7 +34,12 @@ describe("the LLM planner", () => {
   });
 
   it("sends an invalid plan back with its errors and accepts the repaired one", async () => {
-    const cyclic = { steps: [{ id: "a", agent: "data", instruction: "x", dependsOn: ["b"] }, { id: "b", agent: "data", instruction: "y", dependsOn: ["a"] }] };
+    const cyclic = {
+      steps: [
+        { id: "a", agent: "data", instruction: "x", dependsOn: ["b"] },
+        { id: "b", agent: "data", instruction: "y", dependsOn: ["a"] },
+      ],
+    };
     const model = new ScriptedChatProvider([
       { toolCalls: [{ id: "call_bad", name: "submit_plan", arguments: cyclic }] },
       { toolCalls: [{ name: "submit_plan", arguments: goodPlan }] },
@@ -47,7 +58,9 @@ describe("the LLM planner", () => {
       { toolCalls: [{ name: "submit_plan", arguments: wrongTool }] },
       { toolCalls: [{ name: "submit_plan", arguments: wrongTool }] },
     ]);
-    await expect(planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [], maxRepairs: 1 })).rejects.toMatchObject({
+    await expect(
+      planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [], maxRepairs: 1 }),
+    ).rejects.toMatchObject({
       code: "PLAN_INVALID",
       message: expect.stringContaining('the data agent has no tool "rm_rf"'),
     });
@@ -59,7 +72,9 @@ describe("the LLM planner", () => {
       { text: "Here is my plan: …" },
       { toolCalls: [{ name: "submit_plan", arguments: { steps: "no" } }] },
     ]);
-    await expect(planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [] })).rejects.toMatchObject({ code: "PLAN_INVALID" });
+    await expect(planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [] })).rejects.toMatchObject({
+      code: "PLAN_INVALID",
+    });
     expect(model.requests).toHaveLength(3);
   });
 
@@ -96,7 +111,9 @@ describe("the LLM planner", () => {
       },
       record: async () => {},
     };
-    await expect(planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [], budget })).rejects.toMatchObject({ code: "BUDGET_EXCEEDED" });
+    await expect(planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [], budget })).rejects.toMatchObject({
+      code: "BUDGET_EXCEEDED",
+    });
     expect(model.requests).toHaveLength(0);
   });
 });

@@ -117,4 +117,3 @@ export function exceededReason(ledger: BudgetLedger, now: Date): string | undefi
   }
   return undefined;
 }
-

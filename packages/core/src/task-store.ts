@@ -67,4 +67,3 @@ export class TaskStore {
     throw new TransientError(`task ${taskId}: too many concurrent updates`);
   }
 }
-

@@ -9,16 +9,7 @@ import type {
 } from "@anthropic-ai/sdk/resources/messages";
 import { DEFAULT_PRICES, type PriceTable, responseCost } from "./pricing.ts";
 import { type SdkLogger, toLlmError, toolInputSchema } from "./sdk-errors.ts";
-import type {
-  ChatMessage,
-  ChatProvider,
-  ChatRequest,
-  ChatResponse,
-  StopReason,
-  TextBlock,
-  ToolCallBlock,
-  ToolSpec,
-} from "./types.ts";
+import type { ChatMessage, ChatProvider, ChatRequest, ChatResponse, StopReason, TextBlock, ToolCallBlock, ToolSpec } from "./types.ts";
 
 /** Options of {@link AnthropicProvider}. */
 export interface AnthropicProviderOptions {
@@ -117,26 +108,23 @@ function toAnthropicTools(tools: readonly ToolSpec[]): Tool[] {
   }));
 }
 
+function toAnthropicBlock(block: ChatMessage["content"][number]): ContentBlockParam[] {
+  if (block.type === "text") return block.text ? [{ type: "text", text: block.text }] : [];
+  if (block.type === "tool_call") return [{ type: "tool_use", id: block.id, name: block.name, input: block.arguments }];
+  return [
+    {
+      type: "tool_result",
+      tool_use_id: block.toolCallId,
+      content: block.content,
+      ...(block.isError ? { is_error: true } : {}),
+    },
+  ];
+}
+
 function toAnthropicMessages(messages: readonly ChatMessage[]): MessageParam[] {
   const turns: { role: "user" | "assistant"; content: ContentBlockParam[] }[] = [];
   for (const message of messages) {
-    const blocks = message.content.flatMap((block): ContentBlockParam[] => {
-      switch (block.type) {
-        case "text":
-          return block.text ? [{ type: "text", text: block.text }] : [];
-        case "tool_call":
-          return [{ type: "tool_use", id: block.id, name: block.name, input: block.arguments }];
-        case "tool_result":
-          return [
-            {
-              type: "tool_result",
-              tool_use_id: block.toolCallId,
-              content: block.content,
-              ...(block.isError ? { is_error: true } : {}),
-            },
-          ];
-      }
-    });
+    const blocks = message.content.flatMap(toAnthropicBlock);
     if (blocks.length === 0) continue;
     const last = turns.at(-1);
     if (last && last.role === message.role) last.content.push(...blocks);
@@ -145,10 +133,7 @@ function toAnthropicMessages(messages: readonly ChatMessage[]): MessageParam[] {
   // In a user turn the tool results must come before any text.
   for (const turn of turns) {
     if (turn.role === "user") {
-      turn.content = [
-        ...turn.content.filter((b) => b.type === "tool_result"),
-        ...turn.content.filter((b) => b.type !== "tool_result"),
-      ];
+      turn.content = [...turn.content.filter((b) => b.type === "tool_result"), ...turn.content.filter((b) => b.type !== "tool_result")];
     }
   }
   return turns;

@@ -2,7 +2,12 @@ import type { ChatProvider, ChatRequest, ChatResponse, StopReason, TextBlock, To
 
 /** One scripted reply: content blocks (text / tool calls), or a function of the request. */
 export type ScriptedReply =
-  | { readonly text?: string; readonly toolCalls?: readonly { id?: string; name: string; arguments: Record<string, unknown>; parseError?: string }[]; readonly stopReason?: StopReason; readonly usage?: { inputTokens: number; outputTokens: number } }
+  | {
+      readonly text?: string;
+      readonly toolCalls?: readonly { id?: string; name: string; arguments: Record<string, unknown>; parseError?: string }[];
+      readonly stopReason?: StopReason;
+      readonly usage?: { inputTokens: number; outputTokens: number };
+    }
   | ((request: ChatRequest) => ChatResponse | Promise<ChatResponse>);
 
 /**

@@ -54,8 +54,10 @@ function isInstance(error: unknown, classes: readonly (abstract new (...args: ne
 
 /** The provider's own error message from an `APIError` body (`{error: {message}}`), if any. */
 function apiMessage(error: AnthropicAPIError | OpenAIAPIError): string {
-  const body = error.error as { message?: unknown; error?: { message?: unknown } } | undefined;
-  const nested = body?.error?.message ?? body?.message;
+  const body: unknown = error.error;
+  const field = (value: unknown, key: string): unknown =>
+    value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+  const nested = field(field(body, "error"), "message") ?? field(body, "message");
   if (typeof nested === "string" && nested) return nested;
   return error.message;
 }
@@ -119,8 +121,10 @@ interface PinoLike {
 
 /** Routes an SDK's log lines (retries, deprecations) into a pino logger, tagged with `sdk`. */
 export function sdkLogger(logger: PinoLike, sdk: string): SdkLogger {
-  const line = (level: keyof PinoLike) => (message: string, ...rest: unknown[]) =>
-    logger[level]({ sdk, ...(rest.length ? { details: rest } : {}) }, message);
+  const line =
+    (level: keyof PinoLike) =>
+    (message: string, ...rest: unknown[]) =>
+      logger[level]({ sdk, ...(rest.length ? { details: rest } : {}) }, message);
   return { error: line("error"), warn: line("warn"), info: line("info"), debug: line("debug") };
 }
 

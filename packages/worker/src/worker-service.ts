@@ -50,7 +50,12 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   });
   service.onShutdown((graceMs) => loop.stop(graceMs));
   service.logger.info(
-    { agent, tools: registry.names(), concurrency: env.WORKER_CONCURRENCY, llm: llm ? { provider: llm.provider.name, model: llm.models.worker } : "none" },
+    {
+      agent,
+      tools: registry.names(),
+      concurrency: env.WORKER_CONCURRENCY,
+      llm: llm ? { provider: llm.provider.name, model: llm.models.worker } : "none",
+    },
     "worker ready",
   );
   return service;
@@ -92,7 +97,11 @@ async function handleWork(
   const durationMs = finishedAt.getTime() - startedAt.getTime();
   const usage = run.usage ?? { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
   const span = trace.getActiveSpan();
-  span?.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "baton.cost_usd": usage.costUsd });
+  span?.setAttributes({
+    "gen_ai.usage.input_tokens": usage.inputTokens,
+    "gen_ai.usage.output_tokens": usage.outputTokens,
+    "baton.cost_usd": usage.costUsd,
+  });
   await publishResult(service, {
     taskId: work.taskId,
     stepId: work.stepId,
@@ -122,14 +131,27 @@ async function handleWork(
  * Runs a step: refused when the task is over budget (the ledger is shared by every service);
  * explicit tool calls when the plan gave them; otherwise the agent loop with the worker model.
  */
-async function runStep(work: StepWork, runner: StepRunner, options: WorkerServiceOptions, signal: AbortSignal): Promise<StepRun & { usage?: Usage }> {
+async function runStep(
+  work: StepWork,
+  runner: StepRunner,
+  options: WorkerServiceOptions,
+  signal: AbortSignal,
+): Promise<StepRun & { usage?: Usage }> {
   const { agent, env } = options;
   if (work.agent !== agent) {
-    return { status: "failed", toolCalls: [], error: { code: "UNKNOWN_AGENT", message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false } };
+    return {
+      status: "failed",
+      toolCalls: [],
+      error: { code: "UNKNOWN_AGENT", message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false },
+    };
   }
   const overBudget = await runner.ledgers.overBudget(work.taskId);
   if (overBudget) {
-    return { status: "failed", toolCalls: [], error: { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false } };
+    return {
+      status: "failed",
+      toolCalls: [],
+      error: { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false },
+    };
   }
   if (work.toolCalls.length > 0 || !runner.llm) return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES);
   return runAgentLoop({

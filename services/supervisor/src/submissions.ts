@@ -147,7 +147,10 @@ async function obtainPlan(deps: SubmissionDeps, submission: TaskSubmission, task
   if (submission.plan) return { ok: true, plan: submission.plan, usage: undefined, source: "submission" };
   const llm = deps.llm;
   if (!llm) throw new Error("unreachable: checkRunnable requires an LLM for a goal without a plan");
-  const [agents, memories] = await Promise.all([readAgentCards(deps.service), deps.memory.search(submission.goal, deps.env.PLANNER_MEMORY_TOP_K)]);
+  const [agents, memories] = await Promise.all([
+    readAgentCards(deps.service),
+    deps.memory.search(submission.goal, deps.env.PLANNER_MEMORY_TOP_K),
+  ]);
   try {
     const result = await planTask({
       provider: llm.provider,
@@ -190,7 +193,11 @@ async function failUnplanned(
       goal: submission.goal,
       error,
       steps: [],
-      timings: { acceptedAt: acceptedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - acceptedAt.getTime() },
+      timings: {
+        acceptedAt: acceptedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - acceptedAt.getTime(),
+      },
       usage: usage ?? ZERO_USAGE,
       ...(submission.metadata ? { metadata: submission.metadata } : {}),
     },
@@ -218,7 +225,8 @@ function checkRunnable(submission: TaskSubmission, llm: boolean): ErrorInfo | un
   if (!submission.plan) {
     return {
       code: "PLANNER_UNAVAILABLE",
-      message: "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan, or configure an LLM (ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL)",
+      message:
+        "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan, or configure an LLM (ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL)",
       retryable: false,
       issues: [{ path: "plan", message: "required while no LLM planner is configured" }],
     };

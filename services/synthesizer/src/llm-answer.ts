@@ -45,7 +45,11 @@ export function synthesisPrompt(request: SynthesisRequest): string {
     const o = outcomes.get(step.id);
     const status = o?.status ?? "skipped";
     const body =
-      status === "completed" ? clip(JSON.stringify(o?.output ?? null, null, 1)) : status === "failed" ? `FAILED: ${o?.error?.code}: ${o?.error?.message}` : "SKIPPED";
+      status === "completed"
+        ? clip(JSON.stringify(o?.output ?? null, null, 1))
+        : status === "failed"
+          ? `FAILED: ${o?.error?.code}: ${o?.error?.message}`
+          : "SKIPPED";
     return `<step_result id="${step.id}" agent="${step.agent}" status="${status}" untrusted="true" nonce="${nonce}">\nInstruction: ${step.instruction}\n${body}\n</step_result nonce="${nonce}">`;
   });
   return `Goal: ${request.goal}\n\n${blocks.join("\n\n")}\n\nWrite the answer, citing steps as [step_id].`;

@@ -50,7 +50,8 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
     answer = written.answer;
     stepsUsage = addUsage(stepsUsage, written.usage);
   } catch (error) {
-    if (error instanceof BatonError && error.code === "BUDGET_EXCEEDED") return failOverBudget(deps, request, error.toInfo(), stepsUsage, log);
+    if (error instanceof BatonError && error.code === "BUDGET_EXCEEDED")
+      return failOverBudget(deps, request, error.toInfo(), stepsUsage, log);
     throw error;
   }
   const finishedAt = new Date();
@@ -85,7 +86,9 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
     { msgId: `outcome-${request.taskId}`, template: "tasks.completed.{taskId}" },
   );
   const marked = await deps.store.update(request.taskId, (state) =>
-    state.status === "synthesizing" ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } } : undefined,
+    state.status === "synthesizing"
+      ? { state: { ...state, status: "completed" as const, finishedAt: finishedAt.toISOString() } }
+      : undefined,
   );
   if (marked) await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs, usage }, log);
   log.info({ durationMs, answerBytes: answer.length, costUsd: usage.costUsd }, "task completed");
@@ -124,7 +127,11 @@ async function failOverBudget(deps: SynthesisDeps, request: SynthesisRequest, er
       goal: request.goal,
       error,
       steps: request.steps,
-      timings: { acceptedAt: request.acceptedAt, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - Date.parse(request.acceptedAt) },
+      timings: {
+        acceptedAt: request.acceptedAt,
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - Date.parse(request.acceptedAt),
+      },
       usage,
       ...(request.metadata ? { metadata: request.metadata } : {}),
     },

@@ -25,7 +25,10 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   service.onShutdown(() => memory.close());
   service.onShutdown((graceMs) => loop.stop(graceMs));
   service.logger.info(
-    { memory: env.MONGODB_URI ? "mongodb" : "jetstream-kv", llm: llm ? { provider: llm.provider.name, model: llm.models.synthesizer } : "none" },
+    {
+      memory: env.MONGODB_URI ? "mongodb" : "jetstream-kv",
+      llm: llm ? { provider: llm.provider.name, model: llm.models.synthesizer } : "none",
+    },
     "synthesizer ready",
   );
   return service;

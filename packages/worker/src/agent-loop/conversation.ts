@@ -75,12 +75,7 @@ export function messageChars(message: ChatMessage): number {
 }
 
 function blockChars(block: ContentBlock): number {
-  switch (block.type) {
-    case "text":
-      return block.text.length;
-    case "tool_call":
-      return block.name.length + JSON.stringify(block.arguments).length;
-    case "tool_result":
-      return block.content.length;
-  }
+  if (block.type === "text") return block.text.length;
+  if (block.type === "tool_call") return block.name.length + JSON.stringify(block.arguments).length;
+  return block.content.length;
 }

@@ -61,5 +61,5 @@ export function throwIfAborted(signal: AbortSignal): void {
 }
 
 function hasCode(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && "code" in error && (error as { code: unknown }).code === code;
+  return typeof error === "object" && error !== null && "code" in error && error.code === code;
 }

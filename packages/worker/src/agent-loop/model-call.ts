@@ -19,9 +19,15 @@ export interface ModelCaller {
  * ignores the signal is abandoned on abort), then adds the call's spend to the meter and
  * records it (`budget.record()`).
  * @param what names the call in error messages (`model call 3`, `summarization call`).
+ * @param onSend runs right before the request goes to the provider (after every check passed).
  * @throws LoopFailure for every failure: aborted, step budget, task budget, model error.
  */
-export async function callModel(caller: ModelCaller, request: Omit<ChatRequest, "signal">, what: string): Promise<ChatResponse> {
+export async function callModel(
+  caller: ModelCaller,
+  request: Omit<ChatRequest, "signal">,
+  what: string,
+  onSend?: () => void,
+): Promise<ChatResponse> {
   throwIfAborted(caller.signal);
   assertStepBudget(caller);
   if (caller.budget) {
@@ -32,6 +38,7 @@ export async function callModel(caller: ModelCaller, request: Omit<ChatRequest, 
     }
   }
   throwIfAborted(caller.signal);
+  onSend?.();
   let response: ChatResponse;
   try {
     response = await abandonOnAbort(caller.provider.chat({ ...request, signal: caller.signal }), caller.signal);

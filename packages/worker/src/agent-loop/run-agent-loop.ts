@@ -65,11 +65,13 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
         }
       }
 
-      turns += 1;
       const response = await callModel(
         caller,
         { model, system, messages: conversation.messages(), tools, maxTokens: limits.maxOutputTokens, attribution },
-        `model call ${turns}`,
+        `model call ${turns + 1}`,
+        () => {
+          turns += 1;
+        },
       );
       const calls = responseToolCalls(response);
       if (calls.length === 0) {
@@ -86,7 +88,11 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
         }
         return finish({ status: "completed", output: response.stopReason === "max_tokens" ? { answer, truncated: true } : { answer } });
       }
-      if (turns >= limits.maxTurns) throw maxTurnsFailure(limits.maxTurns, calls.map((c) => c.name));
+      if (turns >= limits.maxTurns)
+        throw maxTurnsFailure(
+          limits.maxTurns,
+          calls.map((c) => c.name),
+        );
       assertStepBudget(caller);
       throwIfAborted(signal);
 
@@ -102,7 +108,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     }
   } catch (error) {
     if (error instanceof LoopFailure) return finish({ status: "failed", error: error.info });
-    if (signal.aborted) return finish({ status: "failed", error: { code: "STEP_FAILED", message: "the agent loop was aborted", retryable: true } });
+    if (signal.aborted)
+      return finish({ status: "failed", error: { code: "STEP_FAILED", message: "the agent loop was aborted", retryable: true } });
     const message = error instanceof Error ? error.message : String(error);
     return finish({ status: "failed", error: { code: "INTERNAL", message: `agent loop failed: ${message}`, retryable: true } });
   }

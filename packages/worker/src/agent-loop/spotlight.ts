@@ -20,7 +20,13 @@ import { randomBytes } from "node:crypto";
 export type FenceTag = "tool_output" | "upstream_result" | "conversation_summary" | "transcript" | "planned_tool_calls";
 
 /** Every fence tag, for detecting fence-like markup inside data. */
-export const FENCE_TAGS: readonly FenceTag[] = ["tool_output", "upstream_result", "conversation_summary", "transcript", "planned_tool_calls"];
+export const FENCE_TAGS: readonly FenceTag[] = [
+  "tool_output",
+  "upstream_result",
+  "conversation_summary",
+  "transcript",
+  "planned_tool_calls",
+];
 
 /** Options of {@link fenceUntrusted}. */
 export interface FenceOptions {

@@ -55,12 +55,9 @@ export function renderTranscript(turns: readonly Turn[]): string {
 }
 
 function renderBlock(block: ContentBlock): string {
-  switch (block.type) {
-    case "text":
-      return `[assistant] ${block.text}`;
-    case "tool_call":
-      return `[tool call ${block.id}] ${block.name} ${truncateMiddle(JSON.stringify(block.arguments), MAX_ARGUMENT_CHARS)}`;
-    case "tool_result":
-      return `[tool result ${block.toolCallId}${block.isError ? ", error" : ""}]\n${block.content}`;
+  if (block.type === "text") return `[assistant] ${block.text}`;
+  if (block.type === "tool_call") {
+    return `[tool call ${block.id}] ${block.name} ${truncateMiddle(JSON.stringify(block.arguments), MAX_ARGUMENT_CHARS)}`;
   }
+  return `[tool result ${block.toolCallId}${block.isError ? ", error" : ""}]\n${block.content}`;
 }

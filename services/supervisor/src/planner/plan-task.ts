@@ -62,7 +62,11 @@ export async function planTask(options: PlanTaskOptions): Promise<PlanResult> {
     usage.inputTokens += response.usage.inputTokens;
     usage.outputTokens += response.usage.outputTokens;
     usage.costUsd += response.costUsd;
-    await options.budget?.record({ inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens, costUsd: response.costUsd });
+    await options.budget?.record({
+      inputTokens: response.usage.inputTokens,
+      outputTokens: response.usage.outputTokens,
+      costUsd: response.costUsd,
+    });
     const call = responseToolCalls(response).find((c) => c.name === SUBMIT_PLAN);
     const errors = call ? validatePlan(call.parseError, call.arguments, options.agents) : "you did not call submit_plan";
     if (call && errors === undefined) return { plan: Plan.parse(call.arguments), usage, attempts: attempt };
@@ -71,7 +75,14 @@ export async function planTask(options: PlanTaskOptions): Promise<PlanResult> {
     messages.push({
       role: "user",
       content: call
-        ? [{ type: "tool_result", toolCallId: call.id, isError: true, content: `The plan is invalid. Fix these errors and call submit_plan again:\n${lastErrors}` }]
+        ? [
+            {
+              type: "tool_result",
+              toolCallId: call.id,
+              isError: true,
+              content: `The plan is invalid. Fix these errors and call submit_plan again:\n${lastErrors}`,
+            },
+          ]
         : [{ type: "text", text: "Call submit_plan with the plan." }],
     });
   }
@@ -84,7 +95,10 @@ export async function planTask(options: PlanTaskOptions): Promise<PlanResult> {
 function validatePlan(parseError: string | undefined, args: Record<string, unknown>, agents: readonly AgentCard[]): string | undefined {
   if (parseError) return `the arguments were not valid JSON: ${parseError}`;
   const parsed = Plan.safeParse(args);
-  if (!parsed.success) return toFieldIssues(parsed.error).map((i) => `- ${i.path}: ${i.message}`).join("\n");
+  if (!parsed.success)
+    return toFieldIssues(parsed.error)
+      .map((i) => `- ${i.path}: ${i.message}`)
+      .join("\n");
   const known = new Map(agents.map((a) => [a.agent, new Set(a.tools.map((t) => t.name))]));
   const unknownTools = parsed.data.steps.flatMap((step, i) =>
     step.toolCalls

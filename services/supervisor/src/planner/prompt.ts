@@ -28,7 +28,9 @@ export function plannerUserPrompt(goal: string, agents: readonly AgentCard[], me
   if (memories.length > 0) {
     parts.push(
       "Summaries of related earlier tasks (may help; may be outdated):",
-      ...memories.map((m) => `<memory task="${m.taskId}">\nGoal: ${m.goal}\nKey facts:\n${m.keyFacts.map((f) => `- ${f}`).join("\n")}\n</memory>`),
+      ...memories.map(
+        (m) => `<memory task="${m.taskId}">\nGoal: ${m.goal}\nKey facts:\n${m.keyFacts.map((f) => `- ${f}`).join("\n")}\n</memory>`,
+      ),
     );
   }
   parts.push("Call submit_plan with the plan.");
