@@ -36,8 +36,11 @@ export class BudgetLedgers {
     return new BudgetLedgers(await openKv(nc, KV_BUCKETS.budgets));
   }
 
-  /** Creates a task's ledger (idempotent: an existing ledger is kept). `acceptedAt` starts the wall clock. */
-  async create(taskId: string, limits: TaskBudget, acceptedAt: Date): Promise<void> {
+  /**
+   * Creates a task's ledger; an existing ledger is kept. `acceptedAt` starts the wall clock.
+   * @returns true when this call created it (an atomic claim of the taskId), false when it existed.
+   */
+  async create(taskId: string, limits: TaskBudget, acceptedAt: Date): Promise<boolean> {
     const ledger: BudgetLedger = {
       schemaVersion: 1,
       taskId,
@@ -47,8 +50,10 @@ export class BudgetLedgers {
     };
     try {
       await this.#kv.create(taskId, JSON.stringify(ledger));
+      return true;
     } catch (error) {
       if (!isWrongSequence(error)) throw new TransientError(`could not create the budget ledger of ${taskId}`, error);
+      return false;
     }
   }
 

@@ -90,20 +90,25 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   const taskId = submission.taskId ?? randomUUID();
   const log = logger.child({ taskId });
   trace.getActiveSpan()?.setAttribute("baton.task.id", taskId);
-  const existing = await store.get(taskId);
-  if (existing) {
-    if (msg.info.deliveryCount > 1) {
+  const now = new Date();
+  const budget = budgetOf(submission, env);
+  // Creating the task's budget ledger is the atomic claim of its taskId: of two concurrent
+  // deliveries of the same taskId, exactly one goes on.
+  if (!(await deps.ledgers.create(taskId, budget, now))) {
+    const existing = await store.get(taskId);
+    const redelivered = msg.info.deliveryCount > 1;
+    if (existing && redelivered) {
       // Our own earlier attempt stored the task and then crashed: finish its side effects.
       log.warn("redelivered submission: replaying pending effects");
       await applyEffects(js, pendingEffects(existing.state), log);
-    } else {
-      log.info({ status: existing.state.status }, "duplicate submission ignored (taskId is the idempotency key)");
+      return;
     }
-    return;
+    if (existing || !redelivered) {
+      log.info({ status: existing?.state.status }, "duplicate submission ignored (taskId is the idempotency key)");
+      return;
+    }
+    log.warn("redelivered submission claimed but never stored: planning it again");
   }
-  const now = new Date();
-  const budget = budgetOf(submission, env);
-  await deps.ledgers.create(taskId, budget, now);
   await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
   const planned = await obtainPlan(deps, submission, taskId, log);
   if (!planned.ok) return failUnplanned(js, taskId, submission, now, planned.error, planned.usage, log);
