@@ -52,7 +52,7 @@ describe("LLM agents end to end: planner, tool-calling workers, synthesis, budge
     // The data agent ran real SQL through DuckDB, chosen by the model.
     const data = value.steps[0];
     expect(data?.toolCalls.map((c) => c.tool)).toEqual(["sql_query"]);
-    expect((data?.output as { answer: string }).answer).toContain("July 26.0 °C");
+    expect((data?.output as { answer: string } | undefined)?.answer).toContain("July 26.0 °C");
     // The code agent: a call with invalid arguments, corrected, then two calls in one turn.
     const code = value.steps[2];
     expect(code?.toolCalls.map((c) => [c.tool, c.ok])).toEqual([
@@ -114,7 +114,7 @@ describe("LLM agents end to end: planner, tool-calling workers, synthesis, budge
     expect(outcome.value.usage.inputTokens + outcome.value.usage.outputTokens).toBe(880);
   });
 
-  it("runs `baton run \"<goal>\"` from the CLI against the same services", async () => {
+  it('runs `baton run "<goal>"` from the CLI against the same services', async () => {
     // Asynchronous: the scripted LLM server lives in this process and must keep answering.
     const run = await promisify(execFile)(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "run", "--nats", stack.nats.url, GOAL], {
       encoding: "utf8",
