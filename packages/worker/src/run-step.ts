@@ -19,6 +19,7 @@ export async function runStepToolCalls(
   registry: ToolRegistry,
   signal: AbortSignal,
   maxOutputBytes: number,
+  recordArgs = false,
 ): Promise<StepRun> {
   if (work.toolCalls.length === 0) {
     return {
@@ -37,7 +38,7 @@ export async function runStepToolCalls(
       registry,
       call,
       { signal, taskId: work.taskId, stepId: work.stepId, inputs: work.inputs },
-      { maxOutputBytes },
+      { maxOutputBytes, recordArgs },
     );
     results.push(result);
     if (!result.ok) {

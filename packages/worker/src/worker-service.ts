@@ -153,7 +153,8 @@ async function runStep(
       error: { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false },
     };
   }
-  if (work.toolCalls.length > 0 || !runner.llm) return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES);
+  if (work.toolCalls.length > 0 || !runner.llm)
+    return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES, env.LOG_PAYLOADS);
   return runAgentLoop({
     provider: runner.llm.provider,
     model: runner.llm.models.worker,
@@ -162,6 +163,7 @@ async function runStep(
     signal,
     budget: runner.ledgers.guard(work.taskId),
     maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
+    recordToolArgs: env.LOG_PAYLOADS,
     limits: {
       maxTurns: env.AGENT_MAX_TURNS,
       maxStepTokens: env.STEP_MAX_TOKENS,

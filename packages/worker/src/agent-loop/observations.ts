@@ -17,6 +17,8 @@ export interface RunToolCallsOptions {
   readonly maxOutputBytes?: number | undefined;
   /** Each observation's data is cut to this many characters (head and tail kept) before fencing. */
   readonly maxResultChars: number;
+  /** Record tool arguments on the tool spans (LOG_PAYLOADS); default false. */
+  readonly recordArgs?: boolean | undefined;
   /** Nonce source for the fences (tests). */
   readonly newNonce?: () => string;
 }
@@ -49,7 +51,10 @@ export async function runToolCalls(
           durationMs: 0,
         });
       }
-      return executeToolCall(registry, { tool: call.name, args: call.arguments }, ctx, { maxOutputBytes: options.maxOutputBytes });
+      return executeToolCall(registry, { tool: call.name, args: call.arguments }, ctx, {
+        maxOutputBytes: options.maxOutputBytes,
+        recordArgs: options.recordArgs ?? false,
+      });
     }),
   );
   const blocks = calls.map((call, index) => {

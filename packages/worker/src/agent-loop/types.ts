@@ -28,6 +28,8 @@ export interface AgentLoopOptions {
   readonly budget?: BudgetGuard;
   /** Largest JSON tool output accepted by the executor, in bytes (executor default 262,144). */
   readonly maxOutputBytes?: number;
+  /** Record tool arguments on the tool spans (LOG_PAYLOADS); default false. */
+  readonly recordToolArgs?: boolean;
 }
 
 /** A completed step's output: the model's final text; `truncated` when it stopped at its output token limit. */
