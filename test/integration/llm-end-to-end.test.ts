@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
+import { BudgetLedgers } from "@baton/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
 import { type ScriptedLlmServer, startScriptedLlmServer } from "../support/scripted-llm-server.ts";
@@ -104,14 +105,28 @@ describe("LLM agents end to end: planner, tool-calling workers, synthesis, budge
     expect(outcome.status).toBe("failed");
     if (outcome.status !== "failed") return;
     expect(outcome.value.error.code).toBe("BUDGET_EXCEEDED");
-    // Each worker made exactly one model call (880 tokens in all); the ledger then refused the next.
-    expect(llm.requests.filter((r) => r.rule?.startsWith("budget")).length).toBe(2);
     expect(llm.unmatched).toEqual([]);
+    // Both workers' first calls (440 tokens each) went into the one shared ledger, and after
+    // them every further call was refused. The interleaving decides the rest: one worker may
+    // get its second call in first (its answer completes its step), and the supervisor may fail
+    // the task — dispatching nothing more — before the other step reports (it shows as skipped).
+    const budgetCalls = () => llm.requests.filter((r) => r.rule?.startsWith("budget"));
+    await waitFor(() => (budgetCalls().filter((r) => r.summary.toolResultsCount === 0).length === 2 ? true : undefined));
+    expect(budgetCalls().length).toBeLessThanOrEqual(3);
     for (const step of outcome.value.steps) {
-      expect(step.error?.code).toBe("BUDGET_EXCEEDED");
-      expect(step.toolCalls).toHaveLength(1); // the tool call it had made is kept
+      expect(["completed", "skipped", "failed"]).toContain(step.status);
+      if (step.status === "failed") {
+        expect(step.error?.code).toBe("BUDGET_EXCEEDED");
+        expect(step.toolCalls).toHaveLength(1); // the tool call it had made is kept
+      }
     }
-    expect(outcome.value.usage.inputTokens + outcome.value.usage.outputTokens).toBe(880);
+    const ledgers = await BudgetLedgers.open(client.nc);
+    const spent = await waitFor(async () => {
+      const used = (await ledgers.get(taskId))?.ledger.used;
+      return used && used.inputTokens + used.outputTokens === 440 * budgetCalls().length ? used : undefined;
+    });
+    expect(spent?.llmCalls).toBe(budgetCalls().length);
+    expect((await ledgers.get(taskId))?.ledger.exceeded).toMatch(/tokens used of 500/);
   });
 
   it('runs `baton run "<goal>"` from the CLI against the same services', async () => {
@@ -139,10 +154,10 @@ const FIXTURE_USAGE = new Map<string, { input_tokens: number; output_tokens: num
   ).rules.map((r) => [r.name, r.respond.body.usage]),
 );
 
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T | undefined> {
+async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = find();
+    const found = await find();
     if (found !== undefined || Date.now() > deadline) return found;
     await new Promise((r) => setTimeout(r, 25));
   }
