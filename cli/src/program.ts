@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import pkg from "../package.json" with { type: "json" };
 import { CliError, errorText } from "./cli-error.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { dlqListCommand, dlqPurgeCommand, dlqReplayCommand, dlqShowCommand } from "./commands/dlq.ts";
 import { resultCommand } from "./commands/result.ts";
 import { runCommand } from "./commands/run.ts";
 import { submitCommand } from "./commands/submit.ts";
@@ -18,7 +19,7 @@ Exit codes:
   0    success (task completed)
   1    task failed, or NATS / the local stack unavailable
   2    invalid submission (checked locally, or rejected by the supervisor) or bad usage
-  3    no outcome for the task (baton result)
+  3    no outcome for the task (baton result), no such dead letter (baton dlq show/replay)
   124  timed out waiting (baton run / watch --timeout-ms)
   130  interrupted (Ctrl-C)
 
@@ -117,6 +118,38 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .option("--up", "start a private local stack (nats-server + services) first, stop it afterwards")
     .action(async (goal: string | undefined, flags, command: Command) => {
       exit.code = await runCommand(context(command), goal, flags);
+    });
+
+  const dlq = program
+    .command("dlq")
+    .description("dead letters: messages a consumer gave up on after max_deliver, kept 30 days in BATON_DLQ");
+  dlq
+    .command("list")
+    .description("one line per dead letter: seq, time, original stream/subject, task/step, deliveries")
+    .action(async (_flags, command: Command) => {
+      exit.code = await dlqListCommand(context(command));
+    });
+  dlq
+    .command("show")
+    .description("a dead letter's metadata, headers and payload")
+    .argument("<seq>", "the dead letter's sequence in BATON_DLQ (see dlq list)", positiveInt)
+    .action(async (seq: number, _flags, command: Command) => {
+      exit.code = await dlqShowCommand(context(command), seq);
+    });
+  dlq
+    .command("replay")
+    .description("publish a dead letter's original payload and headers on its original subject again, then delete it")
+    .argument("[seq]", "the dead letter's sequence in BATON_DLQ", positiveInt)
+    .option("--all", "replay every dead letter")
+    .action(async (seq: number | undefined, flags: { all?: boolean }, command: Command) => {
+      exit.code = await dlqReplayCommand(context(command), seq, flags);
+    });
+  dlq
+    .command("purge")
+    .description("delete every dead letter (requires --yes)")
+    .option("--yes", "really delete them")
+    .action(async (flags: { yes?: boolean }, command: Command) => {
+      exit.code = await dlqPurgeCommand(context(command), flags);
     });
 
   return program;

@@ -21,6 +21,8 @@ export function formatEventLine(event: TaskEvent): string {
       return `${head} ${step(event.stepId, event.agent)} on ${event.worker}`;
     case "step.completed":
       return `${head} ${step(event.stepId, event.agent)} ${formatDuration(event.durationMs)}`;
+    case "step.retrying":
+      return `${head} ${step(event.stepId, event.agent)} delivery ${event.delivery} failed, retry in ${formatDuration(event.delayMs)}  ${event.error.code}: ${oneLine(event.error.message)}`;
     case "step.failed":
       return `${head} ${step(event.stepId, event.agent)} ${formatDuration(event.durationMs)}  ${event.error.code}: ${oneLine(event.error.message)}`;
     case "synthesizing":

@@ -22,9 +22,12 @@ export const ErrorCode = z.enum([
   "PLAN_INVALID",
   "MAX_TURNS_EXCEEDED",
   "BUDGET_EXCEEDED",
+  "EFFECT_IN_DOUBT",
+  "CANCELLED",
   "STEP_FAILED",
   "DEPENDENCY_FAILED",
   "TASK_TIMEOUT",
+  "DEAD_LETTERED",
   "INTERNAL",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -22,6 +22,17 @@ export const TaskEvent = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("step.dispatched"), stepId: StepId, agent: AgentName, attempt: z.number().int() }),
   z.object({ ...base, type: z.literal("step.started"), stepId: StepId, agent: AgentName, worker: z.string(), attempt: z.number().int() }),
   z.object({ ...base, type: z.literal("step.completed"), stepId: StepId, agent: AgentName, durationMs: z.number(), usage: Usage }),
+  z.object({
+    ...base,
+    type: z.literal("step.retrying"),
+    stepId: StepId,
+    agent: AgentName,
+    /** The delivery that failed (1 = first). */
+    delivery: z.number().int().positive(),
+    /** Backoff before the next delivery, in ms. */
+    delayMs: z.number().int().nonnegative(),
+    error: ErrorInfo,
+  }),
   z.object({ ...base, type: z.literal("step.failed"), stepId: StepId, agent: AgentName, durationMs: z.number(), error: ErrorInfo }),
   z.object({ ...base, type: z.literal("synthesizing") }),
   z.object({ ...base, type: z.literal("completed"), durationMs: z.number(), usage: Usage.optional() }),

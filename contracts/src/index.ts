@@ -4,6 +4,7 @@
  */
 export * from "./agents.ts";
 export * from "./budget.ts";
+export * from "./dead-letter.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./ids.ts";

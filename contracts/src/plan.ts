@@ -25,6 +25,19 @@ export const ToolCallSpec = z.strictObject({
 export type ToolCallSpec = z.infer<typeof ToolCallSpec>;
 
 /**
+ * How a step is retried after a retryable failure (timeouts, connection loss, 429/5xx,
+ * transient tool failures): the work message is `nak`ed with exponential backoff and full
+ * jitter, up to `maxAttempts` deliveries in all (bounded by the consumer's max_deliver).
+ * Defaults: the worker's STEP_MAX_ATTEMPTS, STEP_RETRY_INITIAL_MS, STEP_RETRY_MAX_MS.
+ */
+export const RetryPolicy = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(10).optional(),
+  initialDelayMs: z.number().int().min(0).max(60_000).optional(),
+  maxDelayMs: z.number().int().min(0).max(600_000).optional(),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicy>;
+
+/**
  * One step of a plan: run by the worker agent `agent`. With `toolCalls`, the worker runs
  * them in order and the step's output is the last call's output; without them, the step
  * needs an LLM worker (not configured in this release → rejected at submission).
@@ -37,6 +50,7 @@ export const PlanStep = z.strictObject({
   dependsOn: z.array(StepId).max(64).default([]),
   /** Wall-clock limit for the whole step in ms; default: the worker's STEP_TIMEOUT_MS. */
   timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+  retry: RetryPolicy.optional(),
 });
 export type PlanStep = z.infer<typeof PlanStep>;
 

@@ -79,6 +79,34 @@ export const OUTCOMES_STREAM: StreamSpec = {
   maxMsgsPerSubject: 1,
 };
 
+/**
+ * The server's MAX_DELIVERIES advisories, captured so none is missed while no dead-letter
+ * handler listens (advisories are core NATS messages). Kept 7 days as an audit trail.
+ */
+export const ADVISORIES_STREAM: StreamSpec = {
+  name: "BATON_ADVISORIES",
+  subjects: [subjects.maxDeliveriesAdvisoriesAll],
+  retention: "limits",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 7 * DAY,
+  maxMsgsPerSubject: -1,
+};
+
+/**
+ * Dead letters on `dlq.<stream>.<consumer>.<seq>`: the original payload and headers plus
+ * `Baton-Dlq-*` headers (see `dead-letter.ts`), kept 30 days for `baton dlq` to show or replay.
+ */
+export const DLQ_STREAM: StreamSpec = {
+  name: "BATON_DLQ",
+  subjects: [subjects.deadLetterAll],
+  retention: "limits",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 30 * DAY,
+  maxMsgsPerSubject: -1,
+};
+
 /** Every stream Baton provisions. */
 export const STREAMS: readonly StreamSpec[] = [
   SUBMISSIONS_STREAM,
@@ -87,6 +115,8 @@ export const STREAMS: readonly StreamSpec[] = [
   SYNTHESIS_STREAM,
   EVENTS_STREAM,
   OUTCOMES_STREAM,
+  ADVISORIES_STREAM,
+  DLQ_STREAM,
 ];
 
 /** The supervisor's consumer of submissions. */
@@ -125,11 +155,23 @@ export function workConsumer(agent: AgentName): ConsumerSpec {
     stream: WORK_STREAM.name,
     durable: `${agent}-agent`,
     filterSubject: subjects.workOf(agent),
-    ackWaitMs: 120_000,
+    // Short, so a dead worker's step comes back within seconds; a live worker keeps a long
+    // step's lease with working() heartbeats every ack_wait / 3 (WORK_ACK_WAIT_MS overrides).
+    ackWaitMs: 5_000,
     maxDeliver: 5,
     maxAckPending: 1024,
   };
 }
+
+/** The supervisor's dead-letter handler: moves messages that exhausted max_deliver to BATON_DLQ. */
+export const DEAD_LETTER_CONSUMER: ConsumerSpec = {
+  stream: ADVISORIES_STREAM.name,
+  durable: "dead-letter-handler",
+  filterSubject: subjects.maxDeliveriesAdvisoriesAll,
+  ackWaitMs: 30_000,
+  maxDeliver: 10,
+  maxAckPending: 256,
+};
 
 /** Every consumer Baton provisions. */
 export const CONSUMERS: readonly ConsumerSpec[] = [
@@ -137,6 +179,7 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   RESULTS_CONSUMER,
   SYNTHESIS_CONSUMER,
   ...AGENT_NAMES.map(workConsumer),
+  DEAD_LETTER_CONSUMER,
 ];
 
 /** JetStream KV buckets: task state and budget ledgers (CAS on revision), the embedded memory store, agent cards. */
@@ -144,6 +187,7 @@ export const KV_BUCKETS = {
   tasks: { name: "baton_tasks", history: 1 },
   memory: { name: "baton_memory", history: 1 },
   budgets: { name: "baton_budgets", history: 1 },
+  effects: { name: "baton_effects", history: 1 },
   agents: { name: "baton_agents", history: 1 },
 } as const;
 

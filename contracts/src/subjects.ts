@@ -24,4 +24,10 @@ export const subjects = {
   resultsAll: "results.>",
   synthesis: (taskId: string) => `synthesis.${taskId}`,
   synthesisAll: "synthesis.*",
+  /** The server's advisory when a message exhausts a consumer's max_deliver (JSON, no payload). */
+  maxDeliveriesAdvisory: (stream: string, consumer: string) => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
+  maxDeliveriesAdvisoriesAll: "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
+  /** A dead letter: the original payload of message `seq` of `stream` that `consumer` gave up on. */
+  deadLetter: (stream: string, consumer: string, seq: number) => `dlq.${stream}.${consumer}.${seq}`,
+  deadLetterAll: "dlq.>",
 } as const;

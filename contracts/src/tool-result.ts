@@ -9,6 +9,8 @@ export const ToolCallResult = z.discriminatedUnion("ok", [
     ok: z.literal(true),
     /** Omitted in task state for all but the step's last call (the step's `output`). */
     output: z.unknown().optional(),
+    /** True when a non-idempotent tool's recorded result was reused instead of running it again. */
+    replayed: z.boolean().optional(),
     durationMs: z.number().nonnegative(),
   }),
   z.object({

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AgentName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
-import { Plan, ToolCallSpec } from "./plan.ts";
+import { Plan, RetryPolicy, ToolCallSpec } from "./plan.ts";
 import { StepOutcome } from "./task.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
@@ -23,6 +23,8 @@ export const StepWork = z.object({
   attempt: z.number().int().positive(),
   /** Step wall-clock limit in ms, when the plan set one. */
   timeoutMs: z.number().int().positive().optional(),
+  /** The step's retry policy, when the plan set one. */
+  retry: RetryPolicy.optional(),
   dispatchedAt: Timestamp,
 });
 export type StepWork = z.infer<typeof StepWork>;

@@ -3,17 +3,19 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstrea
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { backoffDelayMs, sleep } from "./backoff.ts";
-import { isRetryable } from "./errors.ts";
+import { isRetryable, RetryLaterError } from "./errors.ts";
 import { extractTraceContext, failSpan } from "./tracing.ts";
 
 const tracer = trace.getTracer("@baton/core");
 
 /**
- * Handles one message. Resolve → the loop acks it. Throw a retryable error → `nak` with
- * exponential backoff; a non-retryable one → `term()` (the handler must already have reported
- * the failure on the bus: nothing is dropped silently). `signal` aborts when shutdown's grace ends.
+ * Handles one message. Resolve → the loop acks it; resolve `"term"` → `term()` (a failure the
+ * handler has already reported: retrying cannot help). Throw a {@link RetryLaterError} → `nak`
+ * with its delay; another retryable error → `nak` with exponential backoff; a non-retryable one →
+ * `term()` (the handler must already have reported the failure on the bus: nothing is dropped
+ * silently). `signal` aborts when shutdown's grace ends.
  */
-export type MessageHandler = (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+export type MessageHandler = (msg: JsMsg, signal: AbortSignal) => Promise<void | "term">;
 
 /** Options of {@link ConsumerLoop}. */
 export interface ConsumerLoopOptions {
@@ -125,14 +127,15 @@ export class ConsumerLoop {
           // a slow tool), so ack_wait can stay short and a dead process's message returns soon.
           const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(spec.ackWaitMs / 3)));
           try {
-            await this.#handler(msg, this.#abort.signal);
+            const disposition = await this.#handler(msg, this.#abort.signal);
             clearInterval(heartbeat);
-            msg.ack();
+            if (disposition === "term") msg.term();
+            else msg.ack();
           } catch (error) {
             clearInterval(heartbeat);
             failSpan(span, error);
             if (isRetryable(error)) {
-              const delay = backoffDelayMs(msg.info.deliveryCount);
+              const delay = error instanceof RetryLaterError ? error.delayMs : backoffDelayMs(msg.info.deliveryCount);
               logger.warn({ err: error, subject: msg.subject, delayMs: delay }, "handler failed; nak with delay");
               msg.nak(delay);
             } else {

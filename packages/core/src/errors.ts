@@ -40,6 +40,19 @@ export class TransientError extends BatonError {
   }
 }
 
+/**
+ * Thrown by a message handler to have the message redelivered after `delayMs` (a `nak` with
+ * that delay) instead of the consumer loop's default backoff. Always retryable.
+ */
+export class RetryLaterError extends BatonError {
+  override readonly name = "RetryLaterError";
+  readonly delayMs: number;
+  constructor(delayMs: number, cause: { code: ErrorCode; message: string }) {
+    super(cause.code, cause.message, { retryable: true });
+    this.delayMs = delayMs;
+  }
+}
+
 /** A service's environment failed its config schema; the message lists each variable. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

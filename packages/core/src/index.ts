@@ -7,7 +7,7 @@ export { backoffDelayMs, sleep } from "./backoff.ts";
 export { type Decoded, decodeJson, encodeJson } from "./codec.ts";
 export { BaseServiceEnv, envBoolean, envPositiveInt, loadConfig } from "./config.ts";
 export { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from "./consumer-loop.ts";
-export { BatonError, ConfigError, isRetryable, toErrorInfo, TransientError, ValidationError } from "./errors.ts";
+export { BatonError, ConfigError, isRetryable, RetryLaterError, toErrorInfo, TransientError, ValidationError } from "./errors.ts";
 export { publishTaskEvent, type TaskEventInput } from "./events.ts";
 export {
   freePort,
@@ -18,7 +18,7 @@ export {
 } from "./local-nats.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export { connectNats, type NatsConnection } from "./nats.ts";
-export { ensureConsumer, ensureStream, openKv, provisionAll, streamConfig } from "./provision.ts";
+export { consumerSpecs, ensureConsumer, ensureStream, openKv, type ProvisionOptions, provisionAll, streamConfig } from "./provision.ts";
 export { type PublishOptions, publishMessage } from "./publish.ts";
 export { runMain, type ServiceContext, startService } from "./service.ts";
 export {
@@ -35,3 +35,4 @@ export {
 export { TaskStore, type Versioned } from "./task-store.ts";
 export { type BudgetGuard, BudgetLedgers, exceededReason, type Spend } from "./budget-ledger.ts";
 export { isWrongSequence } from "./kv-cas.ts";
+export { KvEffectLedger } from "./effect-ledger.ts";

@@ -1,7 +1,9 @@
 import type { ErrorInfo, ToolCallResult, ToolCallSpec } from "@baton/contracts";
 import { toFieldIssues } from "@baton/contracts";
+import { BatonError } from "@baton/core";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
+import { type EffectLedger, effectId } from "./effects.ts";
 import type { ToolRegistry } from "./registry.ts";
 import { type ToolContext, ToolError } from "./tool.ts";
 
@@ -11,6 +13,11 @@ export interface ExecuteOptions {
   readonly maxOutputBytes?: number;
   /** Record tool arguments on the span (off by default: payloads stay out of traces). */
   readonly recordArgs?: boolean;
+  /**
+   * The effect ledger for tools that are not idempotent: their calls run at most once per
+   * (task, step, tool, arguments); a repeat gets the recorded output. Without it they simply run.
+   */
+  readonly effects?: EffectLedger;
 }
 
 const tracer = trace.getTracer("@baton/tools");
@@ -62,7 +69,19 @@ export async function executeToolCall(
         });
       }
       const policy = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
-      const output = await policy.execute(({ signal }) => tool.execute(parsed.data, { ...ctx, signal }), ctx.signal);
+      const run = () => policy.execute(({ signal }) => tool.execute(parsed.data, { ...ctx, signal }), ctx.signal);
+      let output: unknown;
+      if (!tool.idempotent && options.effects) {
+        const key = { taskId: ctx.taskId, stepId: ctx.stepId, tool: tool.name, args: call.args };
+        const effect = await options.effects.run(effectId(key), key, run);
+        output = effect.output;
+        span.setAttribute("baton.effect.replayed", effect.replayed);
+        if (effect.replayed) {
+          return { tool: call.tool, args: call.args, ok: true as const, output, replayed: true, durationMs: performance.now() - started };
+        }
+      } else {
+        output = await run();
+      }
       const size = Buffer.byteLength(JSON.stringify(output ?? null));
       if (size > maxOutputBytes) {
         return fail({
@@ -81,7 +100,7 @@ export async function executeToolCall(
           retryable: true,
         });
       }
-      if (error instanceof ToolError) {
+      if (error instanceof ToolError || error instanceof BatonError) {
         return fail({ code: error.code, message: error.message, retryable: error.retryable });
       }
       span.recordException(error instanceof Error ? error : new Error(String(error)));

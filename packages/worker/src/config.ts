@@ -15,6 +15,9 @@ import type { z } from "zod";
  *   before it re-enters the model's context; default 8,000.
  * - `AGENT_SUMMARIZE_AFTER_CHARS`: conversation size that triggers summarizing older turns; default 24,000.
  * - `AGENT_KEEP_LAST_TURNS`: turns kept verbatim when summarizing; default 4.
+ * - `STEP_MAX_ATTEMPTS`, `STEP_RETRY_INITIAL_MS`, `STEP_RETRY_MAX_MS`: default retry policy of a
+ *   step whose failure is retryable: deliveries in all (3), and exponential backoff with full
+ *   jitter from 500 ms doubling up to 30,000 ms. A plan step's `retry` overrides them.
  */
 export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   WORKER_CONCURRENCY: envPositiveInt.max(256).default(4),
@@ -25,5 +28,8 @@ export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   TOOL_RESULT_MAX_CHARS: envPositiveInt.default(8_000),
   AGENT_SUMMARIZE_AFTER_CHARS: envPositiveInt.default(24_000),
   AGENT_KEEP_LAST_TURNS: envPositiveInt.max(50).default(4),
+  STEP_MAX_ATTEMPTS: envPositiveInt.max(10).default(3),
+  STEP_RETRY_INITIAL_MS: envPositiveInt.max(60_000).default(500),
+  STEP_RETRY_MAX_MS: envPositiveInt.max(600_000).default(30_000),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

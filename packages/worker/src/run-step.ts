@@ -1,5 +1,5 @@
 import type { ErrorInfo, StepWork, ToolCallResult } from "@baton/contracts";
-import { executeToolCall, type ToolRegistry } from "@baton/tools";
+import { type EffectLedger, executeToolCall, type ToolRegistry } from "@baton/tools";
 
 /** What running a step's tool calls produced. */
 export interface StepRun {
@@ -20,6 +20,7 @@ export async function runStepToolCalls(
   signal: AbortSignal,
   maxOutputBytes: number,
   recordArgs = false,
+  effects?: EffectLedger,
 ): Promise<StepRun> {
   if (work.toolCalls.length === 0) {
     return {
@@ -38,7 +39,7 @@ export async function runStepToolCalls(
       registry,
       call,
       { signal, taskId: work.taskId, stepId: work.stepId, inputs: work.inputs },
-      { maxOutputBytes, recordArgs },
+      { maxOutputBytes, recordArgs, ...(effects ? { effects } : {}) },
     );
     results.push(result);
     if (!result.ok) {

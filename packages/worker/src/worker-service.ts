@@ -1,5 +1,17 @@
 import { type AgentName, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
-import { BudgetLedgers, ConsumerLoop, decodeJson, publishMessage, publishTaskEvent, type ServiceContext, startService } from "@baton/core";
+import {
+  backoffDelayMs,
+  BudgetLedgers,
+  ConsumerLoop,
+  decodeJson,
+  KvEffectLedger,
+  type Logger,
+  publishMessage,
+  publishTaskEvent,
+  RetryLaterError,
+  type ServiceContext,
+  startService,
+} from "@baton/core";
 import { createLlmSetup, type LlmSetup } from "@baton/llm";
 import { type Tool, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
@@ -33,11 +45,12 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const ledgers = await BudgetLedgers.open(service.nc);
   const llm = createLlmSetup(env, { logger: service.logger });
   await publishAgentCard(service, agent, registry, llm !== undefined);
-  const runner: StepRunner = { registry, ledgers, llm };
+  const effects = await KvEffectLedger.open(service.nc, service.instanceId);
+  const runner: StepRunner = { registry, ledgers, llm, effects };
   const loop = new ConsumerLoop(
     service.js,
     {
-      spec: workConsumer(agent),
+      spec: { ...workConsumer(agent), ackWaitMs: env.WORK_ACK_WAIT_MS },
       concurrency: env.WORKER_CONCURRENCY,
       template: `work.${agent}.{taskId}.{stepId}`,
       logger: service.logger,
@@ -66,6 +79,7 @@ interface StepRunner {
   readonly registry: ToolRegistry;
   readonly ledgers: BudgetLedgers;
   readonly llm: LlmSetup | undefined;
+  readonly effects: KvEffectLedger;
 }
 
 async function handleWork(
@@ -74,13 +88,13 @@ async function handleWork(
   options: WorkerServiceOptions,
   msg: JsMsg,
   shutdownSignal: AbortSignal,
-): Promise<void> {
+): Promise<void | "term"> {
   const { agent, env } = options;
   const startedAt = new Date();
   const decoded = decodeJson(msg.data, StepWork);
   if (!decoded.ok) {
     await reportUndecodable(service, agent, msg, decoded.error, startedAt);
-    return;
+    return "term";
   }
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
@@ -93,6 +107,11 @@ async function handleWork(
   log.info({ tools: work.toolCalls.map((c) => c.tool) }, "step started");
   const signal = AbortSignal.any([shutdownSignal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
   const run = await runStep(work, runner, options, signal);
+  if (shutdownSignal.aborted) {
+    // Shutdown's grace ran out mid-step: the loop has handed the message back; report nothing.
+    throw new RetryLaterError(0, { code: "INTERNAL", message: "worker shutting down" });
+  }
+  if (run.status === "failed" && run.error?.retryable) await retryOrGiveUp(service, work, run.error, msg, options, log);
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
   const usage = run.usage ?? { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
@@ -125,6 +144,44 @@ async function handleWork(
     log,
   );
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
+  // A failure that retrying cannot fix is reported above, then terminated (not redelivered).
+  return run.status === "failed" && !run.error?.retryable ? "term" : undefined;
+}
+
+/**
+ * A retryable failure (timeout, connection loss, 429/5xx, transient tool failure) is retried
+ * by redelivery: `step.retrying`, then a `nak` with the step's backoff (exponential with full
+ * jitter). Returns normally once the attempts — the step's `retry.maxAttempts`, else
+ * STEP_MAX_ATTEMPTS, at most the consumer's max_deliver — are spent: the failure is reported.
+ * @throws RetryLaterError to have the message redelivered.
+ */
+async function retryOrGiveUp(
+  service: ServiceContext,
+  work: StepWork,
+  error: ErrorInfo,
+  msg: JsMsg,
+  options: WorkerServiceOptions,
+  log: Logger,
+): Promise<void> {
+  const { env, agent } = options;
+  const delivery = msg.info.deliveryCount;
+  const maxAttempts = Math.min(work.retry?.maxAttempts ?? env.STEP_MAX_ATTEMPTS, workConsumer(agent).maxDeliver);
+  if (delivery >= maxAttempts) {
+    log.warn({ delivery, maxAttempts, code: error.code }, "retryable failure, attempts spent: reporting it");
+    return;
+  }
+  const delayMs = backoffDelayMs(
+    delivery,
+    work.retry?.initialDelayMs ?? env.STEP_RETRY_INITIAL_MS,
+    work.retry?.maxDelayMs ?? env.STEP_RETRY_MAX_MS,
+  );
+  await publishTaskEvent(
+    service.js,
+    { type: "step.retrying", taskId: work.taskId, stepId: work.stepId, agent, delivery, delayMs, error },
+    log,
+  );
+  log.warn({ delivery, maxAttempts, delayMs, code: error.code }, "retryable failure: nak with backoff");
+  throw new RetryLaterError(delayMs, error);
 }
 
 /**
@@ -154,7 +211,7 @@ async function runStep(
     };
   }
   if (work.toolCalls.length > 0 || !runner.llm)
-    return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES, env.LOG_PAYLOADS);
+    return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES, env.LOG_PAYLOADS, runner.effects);
   return runAgentLoop({
     provider: runner.llm.provider,
     model: runner.llm.models.worker,
@@ -164,6 +221,7 @@ async function runStep(
     budget: runner.ledgers.guard(work.taskId),
     maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
     recordToolArgs: env.LOG_PAYLOADS,
+    effects: runner.effects,
     limits: {
       maxTurns: env.AGENT_MAX_TURNS,
       maxStepTokens: env.STEP_MAX_TOKENS,

@@ -3,6 +3,7 @@ import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskSto
 import { createLlmSetup } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
+import { startDeadLetterHandler } from "./dead-letters/index.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
 
@@ -33,6 +34,9 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   results.start();
   service.onShutdown(() => memory.close());
   service.onShutdown((graceMs) => Promise.all([submissions.stop(graceMs), results.stop(graceMs)]).then(() => undefined));
+  // Dead letters: messages a consumer gave up on (max_deliver) move to BATON_DLQ and are reported.
+  const deadLetters = await startDeadLetterHandler(service);
+  service.onShutdown((graceMs) => deadLetters.stop(graceMs));
   service.logger.info({ llm: llm ? { provider: llm.provider.name, models: llm.models } : "none" }, "supervisor ready");
   return service;
 }

@@ -224,6 +224,7 @@ function buildWork(state: TaskState, stepId: string, outputs: Record<string, unk
     inputs: Object.fromEntries(step.dependsOn.map((d) => [d, outputs[d] ?? null])),
     attempt,
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+    ...(step.retry ? { retry: step.retry } : {}),
     dispatchedAt: now.toISOString(),
   };
 }

@@ -1,6 +1,6 @@
 import type { ErrorCode, ErrorInfo, ToolCallResult } from "@baton/contracts";
 import type { ToolCallBlock, ToolResultBlock } from "@baton/llm";
-import { executeToolCall, type ToolContext, type ToolRegistry } from "@baton/tools";
+import { type EffectLedger, executeToolCall, type ToolContext, type ToolRegistry } from "@baton/tools";
 import { serializeForModel } from "./serialize.ts";
 import { fenceUntrusted } from "./spotlight.ts";
 import { truncateMiddle } from "./truncate.ts";
@@ -19,6 +19,8 @@ export interface RunToolCallsOptions {
   readonly maxResultChars: number;
   /** Record tool arguments on the tool spans (LOG_PAYLOADS); default false. */
   readonly recordArgs?: boolean | undefined;
+  /** The effect ledger for non-idempotent tools (at most once per task, step, tool and arguments). */
+  readonly effects?: EffectLedger | undefined;
   /** Nonce source for the fences (tests). */
   readonly newNonce?: () => string;
 }
@@ -54,6 +56,7 @@ export async function runToolCalls(
       return executeToolCall(registry, { tool: call.name, args: call.arguments }, ctx, {
         maxOutputBytes: options.maxOutputBytes,
         recordArgs: options.recordArgs ?? false,
+        ...(options.effects ? { effects: options.effects } : {}),
       });
     }),
   );

@@ -100,7 +100,12 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
         calls,
         registry,
         { signal, taskId: work.taskId, stepId: work.stepId, inputs: work.inputs },
-        { maxOutputBytes: options.maxOutputBytes, maxResultChars: limits.maxToolResultChars, recordArgs: options.recordToolArgs ?? false },
+        {
+          maxOutputBytes: options.maxOutputBytes,
+          maxResultChars: limits.maxToolResultChars,
+          recordArgs: options.recordToolArgs ?? false,
+          effects: options.effects,
+        },
       );
       toolCalls.push(...observed.results);
       throwIfAborted(signal);
