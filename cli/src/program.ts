@@ -1,3 +1,4 @@
+import { cancelCommand } from "./commands/cancel.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import pkg from "../package.json" with { type: "json" };
 import { CliError, errorText } from "./cli-error.ts";
@@ -87,6 +88,15 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .option("--timeout-ms <n>", "the task's wall-clock limit in ms (enforced by the supervisor)", positiveInt)
     .action(async (goal: string | undefined, flags, command: Command) => {
       exit.code = await submitCommand(context(command), goal, flags);
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a task: it fails with CANCELLED and its in-flight steps are aborted")
+    .argument("<taskId>", "the task to cancel")
+    .option("--reason <text>", "why (recorded in the task's error)")
+    .action(async (taskId: string, flags: { reason?: string }, command: Command) => {
+      exit.code = await cancelCommand(context(command), taskId, flags);
     });
 
   program

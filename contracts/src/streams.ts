@@ -46,7 +46,7 @@ function workQueue(name: string, streamSubjects: readonly string[]): StreamSpec 
 }
 
 /** Task submissions from clients (any NATS client publishing on `tasks.submit` lands here). */
-export const SUBMISSIONS_STREAM: StreamSpec = workQueue("BATON_SUBMISSIONS", [subjects.submit]);
+export const SUBMISSIONS_STREAM: StreamSpec = workQueue("BATON_SUBMISSIONS", [subjects.submit, subjects.cancel]);
 
 /** Step work for every agent type; one subject prefix and one consumer per agent. */
 export const WORK_STREAM: StreamSpec = workQueue("BATON_WORK", [subjects.workAll]);
@@ -129,6 +129,16 @@ export const SUBMISSIONS_CONSUMER: ConsumerSpec = {
   maxAckPending: 256,
 };
 
+/** The supervisor's consumer of cancellations. */
+export const CANCEL_CONSUMER: ConsumerSpec = {
+  stream: SUBMISSIONS_STREAM.name,
+  durable: "supervisor-cancellations",
+  filterSubject: subjects.cancel,
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  maxAckPending: 256,
+};
+
 /** The supervisor's consumer of step results. */
 export const RESULTS_CONSUMER: ConsumerSpec = {
   stream: RESULTS_STREAM.name,
@@ -176,6 +186,7 @@ export const DEAD_LETTER_CONSUMER: ConsumerSpec = {
 /** Every consumer Baton provisions. */
 export const CONSUMERS: readonly ConsumerSpec[] = [
   SUBMISSIONS_CONSUMER,
+  CANCEL_CONSUMER,
   RESULTS_CONSUMER,
   SYNTHESIS_CONSUMER,
   ...AGENT_NAMES.map(workConsumer),

@@ -7,6 +7,11 @@ import type { AgentName } from "./agents.ts";
 export const subjects = {
   /** Clients publish {@link TaskSubmission} JSON here. */
   submit: "tasks.submit",
+  /** Clients publish {@link TaskCancel} here to cancel a task. */
+  cancel: "tasks.cancel",
+  /** Core NATS broadcast from the supervisor: abort every in-flight step of the task. */
+  abort: (taskId: string) => `baton.control.abort.${taskId}`,
+  abortAll: "baton.control.abort.*",
   /** {@link TaskRejected} for every submission that could not be accepted. */
   rejected: "tasks.rejected",
   completed: (taskId: string) => `tasks.completed.${taskId}`,

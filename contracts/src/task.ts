@@ -27,6 +27,17 @@ export const TaskSubmission = z.object({
 });
 export type TaskSubmission = z.infer<typeof TaskSubmission>;
 
+/**
+ * Published by clients on `tasks.cancel`: the task fails with `CANCELLED`, its in-flight steps
+ * are aborted, and no further step is dispatched. Cancelling a finished task does nothing.
+ */
+export const TaskCancel = z.object({
+  schemaVersion: SchemaVersion.default(1),
+  taskId: TaskId,
+  reason: z.string().max(1_000).optional(),
+});
+export type TaskCancel = z.infer<typeof TaskCancel>;
+
 /** Published on `tasks.rejected` when a submission cannot be accepted. Never silently dropped. */
 export const TaskRejected = z.object({
   schemaVersion: SchemaVersion,

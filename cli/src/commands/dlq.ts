@@ -24,10 +24,12 @@ export async function dlqListCommand(ctx: CommandContext): Promise<ExitCode> {
     const entries = await readDeadLetters(conn);
     const { output } = ctx;
     for (const entry of entries) {
-      if (output.json) output.jsonLine({ kind: "dead_letter", seq: entry.seq, ...(entry.record ?? { storedAt: entry.storedAt.toISOString() }) });
+      if (output.json)
+        output.jsonLine({ kind: "dead_letter", seq: entry.seq, ...(entry.record ?? { storedAt: entry.storedAt.toISOString() }) });
       else output.out(listLine(entry));
     }
-    if (!output.json) output.err(entries.length === 0 ? `${DLQ_STREAM.name} is empty.` : `${entries.length} dead letter(s) in ${DLQ_STREAM.name}.`);
+    if (!output.json)
+      output.err(entries.length === 0 ? `${DLQ_STREAM.name} is empty.` : `${entries.length} dead letter(s) in ${DLQ_STREAM.name}.`);
     return EXIT.ok;
   });
 }
@@ -61,7 +63,7 @@ export async function dlqShowCommand(ctx: CommandContext, seq: number): Promise<
         ["dead-lettered", r.deadLetteredAt],
         ["original msg id", r.originalMsgId],
       ];
-      for (const [label, value] of rows) if (value !== undefined) output.out(`  ${label.padEnd(16)}${value}`);
+      for (const [label, value] of rows) if (value !== undefined) output.out(`  ${label.padEnd(17)}${value}`);
     } else {
       output.out("  (no Baton-Dlq-* headers: not published by Baton's dead-letter handler)");
     }
@@ -102,7 +104,8 @@ export async function dlqReplayCommand(ctx: CommandContext, seq: number | undefi
       }
       const ack = await conn.js.publish(record.subject, entry.data, { headers, msgID: `replay-${entry.seq}-${Date.now()}` });
       await conn.jsm.streams.deleteMessage(DLQ_STREAM.name, entry.seq, false);
-      if (output.json) output.jsonLine({ kind: "replayed", seq: entry.seq, subject: record.subject, stream: ack.stream, streamSeq: ack.seq });
+      if (output.json)
+        output.jsonLine({ kind: "replayed", seq: entry.seq, subject: record.subject, stream: ack.stream, streamSeq: ack.seq });
       else output.out(`replayed #${entry.seq} → ${record.subject} (${ack.stream} #${ack.seq})`);
     }
     if (!output.json && entries.length === 0) output.err(`${DLQ_STREAM.name} is empty: nothing to replay.`);
@@ -159,9 +162,14 @@ function listLine(entry: DeadLetterEntry): string {
   const r = entry.record;
   if (!r) return `#${entry.seq}  ${entry.storedAt.toISOString()}  (not a Baton dead letter)`;
   const task = [r.taskId ? `task ${r.taskId}` : undefined, r.stepId ? `step ${r.stepId}` : undefined].filter(Boolean).join(" ");
-  return [`#${entry.seq}`, r.deadLetteredAt, `${r.stream}#${r.streamSeq}`, r.subject, task || "-", `${r.deliveries} deliveries (${r.consumer})`].join(
-    "  ",
-  );
+  return [
+    `#${entry.seq}`,
+    r.deadLetteredAt,
+    `${r.stream}#${r.streamSeq}`,
+    r.subject,
+    task || "-",
+    `${r.deliveries} deliveries (${r.consumer})`,
+  ].join("  ");
 }
 
 function headerObject(headers: MsgHdrs | undefined): Record<string, string[]> {

@@ -11,6 +11,7 @@ import {
   RetryLaterError,
   type ServiceContext,
   startService,
+  TaskStore,
 } from "@baton/core";
 import { createLlmSetup, type LlmSetup } from "@baton/llm";
 import { type Tool, ToolRegistry } from "@baton/tools";
@@ -18,6 +19,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { WorkerEnv } from "./config.ts";
 import { publishAgentCard } from "./agent-card.ts";
+import { TaskAborts } from "./task-aborts.ts";
 import { runAgentLoop } from "./agent-loop/index.ts";
 import { runStepToolCalls, type StepRun } from "./run-step.ts";
 
@@ -46,7 +48,9 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const llm = createLlmSetup(env, { logger: service.logger });
   await publishAgentCard(service, agent, registry, llm !== undefined);
   const effects = await KvEffectLedger.open(service.nc, service.instanceId);
-  const runner: StepRunner = { registry, ledgers, llm, effects };
+  const tasks = await TaskStore.open(service.nc);
+  const aborts = new TaskAborts(service);
+  const runner: StepRunner = { registry, ledgers, llm, effects, tasks, aborts };
   const loop = new ConsumerLoop(
     service.js,
     {
@@ -62,6 +66,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
     await options.close?.();
   });
   service.onShutdown((graceMs) => loop.stop(graceMs));
+  service.onShutdown(async () => aborts.close());
   service.logger.info(
     {
       agent,
@@ -80,6 +85,8 @@ interface StepRunner {
   readonly ledgers: BudgetLedgers;
   readonly llm: LlmSetup | undefined;
   readonly effects: KvEffectLedger;
+  readonly tasks: TaskStore;
+  readonly aborts: TaskAborts;
 }
 
 async function handleWork(
@@ -98,6 +105,12 @@ async function handleWork(
   }
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
+  const task = await runner.tasks.get(work.taskId);
+  if (task && task.state.status !== "running") {
+    // Cancelled, timed out or failed while this step waited in the stream: nothing to do.
+    log.info({ task: task.state.status }, "step skipped: its task has ended");
+    return undefined;
+  }
   trace.getActiveSpan()?.setAttributes({ "baton.task.id": work.taskId, "baton.step.id": work.stepId, "baton.agent": agent });
   await publishTaskEvent(
     service.js,
@@ -105,8 +118,13 @@ async function handleWork(
     log,
   );
   log.info({ tools: work.toolCalls.map((c) => c.tool) }, "step started");
-  const signal = AbortSignal.any([shutdownSignal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const run = await runStep(work, runner, options, signal);
+  const aborted = runner.aborts.register(work.taskId);
+  const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
+  const run = await runStep(work, runner, options, signal).finally(() => aborted.release());
+  if (aborted.signal.aborted) {
+    log.info("step aborted: its task was cancelled or timed out");
+    return undefined;
+  }
   if (shutdownSignal.aborted) {
     // Shutdown's grace ran out mid-step: the loop has handed the message back; report nothing.
     throw new RetryLaterError(0, { code: "INTERNAL", message: "worker shutting down" });

@@ -2,6 +2,7 @@ import { StepResult } from "@baton/contracts";
 import { type BudgetLedgers, decodeJson, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
+import type { DeadlineWatch } from "./control.ts";
 import { applyEffects } from "./effects.ts";
 import { applyResult, pendingEffects } from "./task-machine.ts";
 import type { TaskStore } from "@baton/core";
@@ -10,7 +11,13 @@ import type { TaskStore } from "@baton/core";
  * Handles one step result: records it in task state (compare-and-set), then dispatches the
  * steps it unblocked, requests synthesis when all steps are done, or fails the task.
  */
-export async function handleResult(service: ServiceContext, store: TaskStore, ledgers: BudgetLedgers, msg: JsMsg): Promise<void> {
+export async function handleResult(
+  service: ServiceContext,
+  store: TaskStore,
+  ledgers: BudgetLedgers,
+  msg: JsMsg,
+  deadlines?: DeadlineWatch,
+): Promise<void> {
   const decoded = decodeJson(msg.data, StepResult);
   if (!decoded.ok) {
     // Only workers publish here; an invalid result is a bug to see in logs, not a task failure
@@ -26,6 +33,7 @@ export async function handleResult(service: ServiceContext, store: TaskStore, le
   const overBudget = await ledgers.overBudget(result.taskId);
   const transition = await store.update(result.taskId, (state) => applyResult(state, result, new Date(), overBudget));
   if (transition) {
+    if (transition.state.status === "running") deadlines?.arm(transition.state.taskId, transition.state.deadlineAt);
     await applyEffects(service.js, transition, log);
     log.info({ status: result.status, task: transition.state.status }, "step result recorded");
     return;

@@ -29,6 +29,7 @@ import { trace } from "@opentelemetry/api";
 import type { SupervisorEnv } from "./config.ts";
 import { applyEffects } from "./effects.ts";
 import { readAgentCards } from "./agent-cards.ts";
+import type { DeadlineWatch } from "./control.ts";
 import { planTask } from "./planner/index.ts";
 import { newTaskState, pendingEffects, startTask } from "./task-machine.ts";
 
@@ -43,6 +44,7 @@ export interface SubmissionDeps {
   readonly memory: MemoryStore;
   /** The LLM, when one is configured: plans goals and lets steps run without explicit tool calls. */
   readonly llm: LlmSetup | undefined;
+  readonly deadlines: DeadlineWatch;
 }
 
 /**
@@ -128,6 +130,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     log.info("task created concurrently by another delivery; leaving it to that one");
     return;
   }
+  deps.deadlines.arm(taskId, state.deadlineAt);
   log.info({ steps: plan.steps.length, source }, "task accepted");
   await publishTaskEvent(
     js,

@@ -1,15 +1,17 @@
-import { RESULTS_CONSUMER, SUBMISSIONS_CONSUMER, subjects } from "@baton/contracts";
+import { CANCEL_CONSUMER, RESULTS_CONSUMER, SUBMISSIONS_CONSUMER, subjects } from "@baton/contracts";
 import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
 import { createLlmSetup } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
 import { startDeadLetterHandler } from "./dead-letters/index.ts";
+import { DeadlineWatch, handleCancel } from "./control.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
 
 /**
- * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`) and step
- * results (durable `supervisor-results`), plans goals with the LLM when one is configured,
+ * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`), step
+ * results (durable `supervisor-results`) and `tasks.cancel` (durable `supervisor-cancellations`),
+ * enforces task deadlines, plans goals with the LLM when one is configured,
  * keeps task state and budgets in KV and dispatches steps. Replicas share both consumers;
  * compare-and-set on task state keeps them consistent.
  */
@@ -19,7 +21,8 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const ledgers = await BudgetLedgers.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
   const llm = createLlmSetup(env, { logger: service.logger });
-  const deps = { service, env, store, ledgers, memory, llm };
+  const deadlines = new DeadlineWatch(service, store);
+  const deps = { service, env, store, ledgers, memory, llm, deadlines };
   const submissions = new ConsumerLoop(
     service.js,
     { spec: SUBMISSIONS_CONSUMER, concurrency: env.SUPERVISOR_CONCURRENCY, template: subjects.submit, logger: service.logger },
@@ -28,12 +31,22 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const results = new ConsumerLoop(
     service.js,
     { spec: RESULTS_CONSUMER, concurrency: env.SUPERVISOR_CONCURRENCY, template: "results.{taskId}.{stepId}", logger: service.logger },
-    (msg) => handleResult(service, store, ledgers, msg),
+    (msg) => handleResult(service, store, ledgers, msg, deadlines),
   );
+  const cancellations = new ConsumerLoop(
+    service.js,
+    { spec: CANCEL_CONSUMER, concurrency: 2, template: subjects.cancel, logger: service.logger },
+    (msg) => handleCancel(service, store, msg),
+  );
+  await deadlines.armAll();
+  service.onShutdown(async () => deadlines.stop());
   submissions.start();
   results.start();
+  cancellations.start();
   service.onShutdown(() => memory.close());
-  service.onShutdown((graceMs) => Promise.all([submissions.stop(graceMs), results.stop(graceMs)]).then(() => undefined));
+  service.onShutdown((graceMs) =>
+    Promise.all([submissions.stop(graceMs), results.stop(graceMs), cancellations.stop(graceMs)]).then(() => undefined),
+  );
   // Dead letters: messages a consumer gave up on (max_deliver) move to BATON_DLQ and are reported.
   const deadLetters = await startDeadLetterHandler(service);
   service.onShutdown((graceMs) => deadLetters.stop(graceMs));

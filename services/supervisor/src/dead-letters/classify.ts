@@ -13,8 +13,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 const id = (token: string | undefined): string | undefined => (Identifier.safeParse(token).success ? token : undefined);
 
 /**
- * Classifies a dead letter: `work.<agent>.<taskId>.<stepId>` in BATON_WORK, a submission in
- * BATON_SUBMISSIONS (taskId from its payload when readable), `results.<taskId>.<stepId>`,
+ * Classifies a dead letter: `work.<agent>.<taskId>.<stepId>` in BATON_WORK, a submission
+ * (`tasks.submit` in BATON_SUBMISSIONS; taskId from its payload when readable), `results.<taskId>.<stepId>`,
  * `synthesis.<taskId>`; anything else (another stream, an unexpected subject) is `other`.
  */
 export function classifyDeadLetter(stream: string, subject: string, data: Uint8Array): DeadLetterKind {
@@ -25,7 +25,7 @@ export function classifyDeadLetter(stream: string, subject: string, data: Uint8A
     const stepId = id(tokens[3]);
     if (agent.success && taskId && stepId) return { kind: "work", agent: agent.data, taskId, stepId };
   }
-  if (stream === SUBMISSIONS_STREAM.name) {
+  if (stream === SUBMISSIONS_STREAM.name && subject === subjects.submit) {
     const taskId = claimedTaskId(data);
     return taskId ? { kind: "submission", taskId } : { kind: "submission" };
   }

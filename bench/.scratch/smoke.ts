@@ -1,0 +1,10 @@
+import { runRawScenario } from "../scenarios/raw.ts";
+import { runBatonScenario } from "../scenarios/baton.ts";
+const cfg = { runs: 1, warmupTasks: 20, chain1Tasks: 30, chain3Tasks: 30, fanoutTasks: 5, throughputConcurrency: 32, throughputSeconds: 1.5 };
+const t0 = Date.now();
+console.log(JSON.stringify(await runRawScenario(cfg, console.log)).slice(0, 600));
+console.log("raw took", Date.now() - t0);
+const t1 = Date.now();
+const b = await runBatonScenario(cfg, false, console.log);
+console.log(JSON.stringify(b).slice(0, 900));
+console.log("baton took", Date.now() - t1);

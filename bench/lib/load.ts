@@ -1,0 +1,104 @@
+import { type LatencySummary, median, medianSummary, newHistogram, recordMs, summarize } from "./histogram.ts";
+import type { Driver } from "./drivers.ts";
+import type { Shape } from "./plans.ts";
+
+/** How much load a pattern scenario applies; `full` and `quick` presets in bench/run.ts. */
+export interface LoadConfig {
+  /** Measured runs per figure; each figure is the median over runs. */
+  readonly runs: number;
+  /** Warm-up tasks (3-step and fan-out mixed) run once per stack and discarded. */
+  readonly warmupTasks: number;
+  /** Sequential (concurrency 1) tasks per latency run. */
+  readonly chain1Tasks: number;
+  readonly chain3Tasks: number;
+  readonly fanoutTasks: number;
+  /** Closed-loop throughput: tasks in flight and seconds per run. */
+  readonly throughputConcurrency: number;
+  readonly throughputSeconds: number;
+}
+
+/** Runs `count` tasks one after another (concurrency 1). */
+export async function sequential(driver: Driver, shape: Shape, count: number): Promise<LatencySummary> {
+  const h = newHistogram();
+  for (let i = 0; i < count; i++) recordMs(h, await driver.run(shape));
+  return summarize(h);
+}
+
+/** Throughput of one closed-loop run: `concurrency` clients each submit a task as soon as their previous one ends. */
+export interface ThroughputRun {
+  readonly tasks: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly latency: LatencySummary;
+}
+
+export async function closedLoop(driver: Driver, shape: Shape, concurrency: number, seconds: number): Promise<ThroughputRun> {
+  const h = newHistogram();
+  let tasks = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1_000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        recordMs(h, await driver.run(shape));
+        tasks++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1_000;
+  return { tasks, seconds: elapsed, perSecond: tasks / elapsed, latency: summarize(h) };
+}
+
+/** The figures of one pattern scenario (raw or Baton): each the median over `runs` runs. */
+export interface PatternResults {
+  readonly runs: number;
+  readonly chain1: LatencySummary;
+  readonly chain3: LatencySummary;
+  readonly fanout: LatencySummary;
+  /** 3-step tasks per second with `throughputConcurrency` in flight. */
+  readonly throughput: number;
+  readonly throughputLatency: LatencySummary;
+  readonly throughputTasks: number;
+  /** Per-run values, for the spread. */
+  readonly perRun: { chain1P50: number[]; chain3P50: number[]; fanoutP50: number[]; throughput: number[] };
+}
+
+/** Warm-up (discarded), then `runs` rounds of: chain1 latency, chain3 latency, fan-out latency, chain3 throughput. */
+export async function measurePatterns(driver: Driver, config: LoadConfig, log: (line: string) => void): Promise<PatternResults> {
+  for (let i = 0; i < config.warmupTasks; i++) await driver.run(i % 10 === 9 ? "fanout16" : "chain3");
+  await closedLoop(driver, "chain3", config.throughputConcurrency, Math.min(1, config.throughputSeconds));
+  const chain1: LatencySummary[] = [];
+  const chain3: LatencySummary[] = [];
+  const fanout: LatencySummary[] = [];
+  const throughput: ThroughputRun[] = [];
+  for (let r = 0; r < config.runs; r++) {
+    chain1.push(await sequential(driver, "chain1", config.chain1Tasks));
+    chain3.push(await sequential(driver, "chain3", config.chain3Tasks));
+    fanout.push(await sequential(driver, "fanout16", config.fanoutTasks));
+    throughput.push(await closedLoop(driver, "chain3", config.throughputConcurrency, config.throughputSeconds));
+    const t = throughput.at(-1);
+    log(
+      `  run ${r + 1}/${config.runs}: 1-step p50 ${fmt(chain1.at(-1)?.p50)} ms, 3-step p50 ${fmt(chain3.at(-1)?.p50)} ms, ` +
+        `fan-out p50 ${fmt(fanout.at(-1)?.p50)} ms, ${fmt(t?.perSecond, 1)} tasks/s (${t?.tasks} tasks)`,
+    );
+  }
+  return {
+    runs: config.runs,
+    chain1: medianSummary(chain1),
+    chain3: medianSummary(chain3),
+    fanout: medianSummary(fanout),
+    throughput: median(throughput.map((t) => t.perSecond)),
+    throughputLatency: medianSummary(throughput.map((t) => t.latency)),
+    throughputTasks: median(throughput.map((t) => t.tasks)),
+    perRun: {
+      chain1P50: chain1.map((s) => s.p50),
+      chain3P50: chain3.map((s) => s.p50),
+      fanoutP50: fanout.map((s) => s.p50),
+      throughput: throughput.map((t) => t.perSecond),
+    },
+  };
+}
+
+export function fmt(value: number | undefined, digits = 2): string {
+  return value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(digits);
+}
