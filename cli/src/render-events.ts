@@ -27,6 +27,8 @@ export function formatEventLine(event: TaskEvent): string {
       return `${head} ${step(event.stepId, event.agent)} ${formatDuration(event.durationMs)}  ${event.error.code}: ${oneLine(event.error.message)}`;
     case "synthesizing":
       return `${head} writing the answer`;
+    case "compensating":
+      return `${head} undoing completed steps: ${event.steps.join(", ")}`;
     case "completed":
       return `${head} total ${formatDuration(event.durationMs)}`;
     case "failed":

@@ -4,7 +4,7 @@ import type { AgentName, ErrorInfo, Plan, StepOutcome, TaskCompleted, TaskEvent,
 export type StepRowStatus = "pending" | "dispatched" | "running" | "done" | "failed" | "skipped";
 
 /** Where a task is, as far as the events and outcome seen so far tell. */
-export type TaskPhase = "submitted" | "accepted" | "running" | "synthesizing" | "completed" | "failed";
+export type TaskPhase = "submitted" | "accepted" | "running" | "synthesizing" | "compensating" | "completed" | "failed";
 
 /** One step's progress row. Times are epoch ms; durations in ms. */
 export interface StepRow {

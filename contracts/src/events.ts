@@ -35,6 +35,7 @@ export const TaskEvent = z.discriminatedUnion("type", [
   }),
   z.object({ ...base, type: z.literal("step.failed"), stepId: StepId, agent: AgentName, durationMs: z.number(), error: ErrorInfo }),
   z.object({ ...base, type: z.literal("synthesizing") }),
+  z.object({ ...base, type: z.literal("compensating"), steps: z.array(StepId) }),
   z.object({ ...base, type: z.literal("completed"), durationMs: z.number(), usage: Usage.optional() }),
   z.object({ ...base, type: z.literal("failed"), error: ErrorInfo, failedStep: StepId.optional(), usage: Usage.optional() }),
 ]);

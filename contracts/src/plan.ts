@@ -51,6 +51,12 @@ export const PlanStep = z.strictObject({
   /** Wall-clock limit for the whole step in ms; default: the worker's STEP_TIMEOUT_MS. */
   timeoutMs: z.number().int().positive().max(3_600_000).optional(),
   retry: RetryPolicy.optional(),
+  /**
+   * Saga compensation: the tool call that undoes this step's effect, run (by the same agent) when
+   * the task fails after this step completed — compensations run one at a time, in reverse order
+   * of completion. Its `args` may reference this step's own output with `$fromStep`.
+   */
+  compensation: ToolCallSpec.optional(),
 });
 export type PlanStep = z.infer<typeof PlanStep>;
 
@@ -98,6 +104,16 @@ function validateDag(steps: readonly PlanStep[]): DagIssue[] {
   }
   const ancestors = ancestorSets(steps);
   steps.forEach((step, i) => {
+    if (step.compensation) {
+      for (const { ref, path } of collectStepRefs(step.compensation.args)) {
+        if (ref.$fromStep !== step.id && !ancestors.get(step.id)?.has(ref.$fromStep)) {
+          issues.push({
+            path: ["steps", i, "compensation", "args", ...path],
+            message: `"$fromStep": "${ref.$fromStep}" is neither step "${step.id}" nor one of its dependencies`,
+          });
+        }
+      }
+    }
     step.toolCalls.forEach((call, j) => {
       for (const { ref, path } of collectStepRefs(call.args)) {
         if (!ancestors.get(step.id)?.has(ref.$fromStep)) {

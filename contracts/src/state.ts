@@ -3,7 +3,7 @@ import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
 import { TaskBudget } from "./budget.ts";
 import { Plan } from "./plan.ts";
-import { StepOutcome } from "./task.ts";
+import { CompensationOutcome, StepOutcome } from "./task.ts";
 import { Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
 
@@ -12,7 +12,7 @@ export const StepStatus = z.enum(["pending", "dispatched", "completed", "failed"
 export type StepStatus = z.infer<typeof StepStatus>;
 
 /** A task's place in its life. `completed` and `failed` are final. */
-export const TaskStatus = z.enum(["running", "synthesizing", "completed", "failed"]);
+export const TaskStatus = z.enum(["running", "synthesizing", "compensating", "completed", "failed"]);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 /**
@@ -47,5 +47,14 @@ export const TaskState = z.object({
   budget: TaskBudget.optional(),
   /** Usage of the planner's LLM calls, counted in the task's usage. */
   planningUsage: Usage.optional(),
+  /** Saga compensations of a failed task, in the order they run (reverse order of completion). */
+  compensations: z
+    .array(
+      CompensationOutcome.extend({
+        status: z.enum(["pending", "dispatched", "completed", "failed"]),
+        attempt: z.number().int().nonnegative(),
+      }),
+    )
+    .optional(),
 });
 export type TaskState = z.infer<typeof TaskState>;

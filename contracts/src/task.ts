@@ -66,6 +66,17 @@ export const StepOutcome = z.object({
 });
 export type StepOutcome = z.infer<typeof StepOutcome>;
 
+/** A saga compensation's result in a failed task's outcome. */
+export const CompensationOutcome = z.object({
+  stepId: StepId,
+  agent: AgentName,
+  status: z.enum(["pending", "dispatched", "completed", "failed"]),
+  output: z.unknown().optional(),
+  error: ErrorInfo.optional(),
+  durationMs: z.number().nonnegative().optional(),
+});
+export type CompensationOutcome = z.infer<typeof CompensationOutcome>;
+
 /** Task timings: timestamps plus `durationMs` from acceptance to outcome. */
 export const TaskTimings = z.object({
   acceptedAt: Timestamp,
@@ -96,6 +107,8 @@ export const TaskFailed = z.object({
   error: ErrorInfo,
   failedStep: StepId.optional(),
   steps: z.array(StepOutcome),
+  /** Compensations run after the failure (saga), in the order they ran; absent when none. */
+  compensations: z.array(CompensationOutcome).optional(),
   timings: TaskTimings,
   usage: Usage,
   metadata: z.record(z.string(), z.string()).optional(),

@@ -7,12 +7,18 @@ import { StepOutcome } from "./task.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
 
+/** What a work item asks for: the step itself, or its saga compensation. */
+export const WorkKind = z.enum(["step", "compensation"]);
+export type WorkKind = z.infer<typeof WorkKind>;
+
 /**
  * A step dispatched to a worker on `work.<agent>.<taskId>.<stepId>`. `toolCalls` have their
  * `$fromStep` references already resolved; `inputs` holds each direct dependency's output.
  */
 export const StepWork = z.object({
   schemaVersion: SchemaVersion,
+  /** `compensation`: run the step's compensating tool call (saga) after the task failed. */
+  kind: WorkKind.default("step"),
   taskId: TaskId,
   stepId: StepId,
   agent: AgentName,
@@ -32,6 +38,7 @@ export type StepWork = z.infer<typeof StepWork>;
 /** A worker's report for one step, on `results.<taskId>.<stepId>`. */
 export const StepResult = z.object({
   schemaVersion: SchemaVersion,
+  kind: WorkKind.default("step"),
   taskId: TaskId,
   stepId: StepId,
   agent: AgentName,

@@ -76,6 +76,7 @@ const registry = new ToolRegistry([add, lookup, slow]);
 function stepWork(overrides: Partial<StepWork> = {}): StepWork {
   const work: StepWork = {
     schemaVersion: 1,
+    kind: "step",
     taskId: "task-1",
     stepId: "s2",
     agent: "research",

@@ -12,6 +12,7 @@ function task(plan: unknown): TaskState {
 function result(stepId: string, status: "completed" | "failed", output?: unknown, attempt = 1): StepResult {
   return {
     schemaVersion: 1,
+    kind: "step",
     taskId: "t1",
     stepId,
     agent: "code",
@@ -101,5 +102,44 @@ describe("the task state machine", () => {
     const failed = failTask(start.state, { code: "TASK_TIMEOUT", message: "late", retryable: false }, now);
     expect(failed?.state.status).toBe("failed");
     expect(failTask(failed?.state as TaskState, { code: "TASK_TIMEOUT", message: "late", retryable: false }, now)).toBeUndefined();
+  });
+
+  it("compensates completed steps in reverse order of completion after a failure, then fails the task (saga)", () => {
+    const comp = { tool: "evaluate_expression", args: { expression: "0" } };
+    const plan = {
+      steps: [
+        {
+          id: "reserve",
+          agent: "code",
+          instruction: "r",
+          toolCalls: call(),
+          compensation: { ...comp, args: { expression: { $fromStep: "reserve", path: "/x" } } },
+        },
+        { id: "charge", agent: "code", instruction: "c", dependsOn: ["reserve"], toolCalls: call(), compensation: comp },
+        { id: "ship", agent: "code", instruction: "s", dependsOn: ["charge"], toolCalls: call() },
+      ],
+    };
+    const later = new Date(now.getTime() + 1_000);
+    const s0 = startTask(task(plan), now).state;
+    const s1 = applyResult(s0, result("reserve", "completed", { x: "undo 1" }), now)?.state as TaskState;
+    const charged = { ...result("charge", "completed", 2), finishedAt: later.toISOString() };
+    const s2 = applyResult(s1, charged, now)?.state as TaskState;
+    const failed = applyResult(s2, result("ship", "failed"), now);
+    expect(failed?.state.status).toBe("compensating");
+    expect(failed?.fail).toBe(false);
+    expect(failed?.events.map((e) => e.type)).toEqual(["compensating"]);
+    expect(failed?.dispatch.map((w) => [w.kind, w.stepId])).toEqual([["compensation", "charge"]]);
+    const c1 = applyResult(failed?.state as TaskState, { ...result("charge", "completed", 0), kind: "compensation" }, now);
+    const undoReserve = c1?.dispatch[0];
+    expect([undoReserve?.kind, undoReserve?.stepId]).toEqual(["compensation", "reserve"]);
+    expect(undoReserve?.toolCalls[0]?.args).toEqual({ expression: "undo 1" });
+    const c2 = applyResult(c1?.state as TaskState, { ...result("reserve", "failed"), kind: "compensation" }, now);
+    expect(c2?.fail).toBe(true);
+    expect(c2?.state.status).toBe("failed");
+    expect(c2?.state.compensations?.map((c) => [c.stepId, c.status])).toEqual([
+      ["charge", "completed"],
+      ["reserve", "failed"],
+    ]);
+    expect(c2?.state.failedStep).toBe("ship");
   });
 });

@@ -16,6 +16,7 @@ import {
 import { createLlmSetup, type LlmSetup } from "@baton/llm";
 import { type Tool, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
+import type { z } from "zod";
 import { trace } from "@opentelemetry/api";
 import type { WorkerEnv } from "./config.ts";
 import { publishAgentCard } from "./agent-card.ts";
@@ -105,20 +106,26 @@ async function handleWork(
   }
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
+  const compensation = work.kind === "compensation";
   const task = await runner.tasks.get(work.taskId);
-  if (task && task.state.status !== "running") {
+  if (task && task.state.status !== (compensation ? "compensating" : "running")) {
     // Cancelled, timed out or failed while this step waited in the stream: nothing to do.
-    log.info({ task: task.state.status }, "step skipped: its task has ended");
+    log.info({ task: task.state.status, kind: work.kind }, "step skipped: its task has ended");
     return undefined;
   }
-  trace.getActiveSpan()?.setAttributes({ "baton.task.id": work.taskId, "baton.step.id": work.stepId, "baton.agent": agent });
-  await publishTaskEvent(
-    service.js,
-    { type: "step.started", taskId: work.taskId, stepId: work.stepId, agent, worker: service.instanceId, attempt: work.attempt },
-    log,
-  );
-  log.info({ tools: work.toolCalls.map((c) => c.tool) }, "step started");
-  const aborted = runner.aborts.register(work.taskId);
+  trace
+    .getActiveSpan()
+    ?.setAttributes({ "baton.task.id": work.taskId, "baton.step.id": work.stepId, "baton.agent": agent, "baton.work.kind": work.kind });
+  if (!compensation) {
+    await publishTaskEvent(
+      service.js,
+      { type: "step.started", taskId: work.taskId, stepId: work.stepId, agent, worker: service.instanceId, attempt: work.attempt },
+      log,
+    );
+  }
+  log.info({ tools: work.toolCalls.map((c) => c.tool), kind: work.kind }, "step started");
+  // A compensation runs after the task failed: the abort broadcast of that failure must not stop it.
+  const aborted = compensation ? { signal: new AbortController().signal, release() {} } : runner.aborts.register(work.taskId);
   const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
   const run = await runStep(work, runner, options, signal).finally(() => aborted.release());
   if (aborted.signal.aborted) {
@@ -140,6 +147,7 @@ async function handleWork(
     "baton.cost_usd": usage.costUsd,
   });
   await publishResult(service, {
+    kind: work.kind,
     taskId: work.taskId,
     stepId: work.stepId,
     agent,
@@ -154,13 +162,15 @@ async function handleWork(
     durationMs,
     usage,
   });
-  await publishTaskEvent(
-    service.js,
-    run.status === "completed"
-      ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
-      : { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, error: run.error as ErrorInfo },
-    log,
-  );
+  if (!compensation) {
+    await publishTaskEvent(
+      service.js,
+      run.status === "completed"
+        ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
+        : { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, error: run.error as ErrorInfo },
+      log,
+    );
+  }
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
   // A failure that retrying cannot fix is reported above, then terminated (not redelivered).
   return run.status === "failed" && !run.error?.retryable ? "term" : undefined;
@@ -286,12 +296,19 @@ async function reportUndecodable(service: ServiceContext, agent: AgentName, msg:
  * Publishes a step result on `results.<taskId>.<stepId>`. The Nats-Msg-Id defaults to
  * `result-<taskId>-<stepId>-<attempt>`, so a redelivered step's second report is dropped.
  */
-async function publishResult(service: ServiceContext, result: Omit<StepResult, "schemaVersion">, msgId?: string): Promise<void> {
+async function publishResult(
+  service: ServiceContext,
+  result: Omit<z.input<typeof StepResult>, "schemaVersion">,
+  msgId?: string,
+): Promise<void> {
   await publishMessage(
     service.js,
     subjects.result(result.taskId, result.stepId),
     StepResult,
     { schemaVersion: 1, ...result },
-    { msgId: msgId ?? `result-${result.taskId}-${result.stepId}-${result.attempt}`, template: "results.{taskId}.{stepId}" },
+    {
+      msgId: msgId ?? `result-${result.taskId}-${result.stepId}-${result.attempt}${result.kind === "compensation" ? "-compensation" : ""}`,
+      template: "results.{taskId}.{stepId}",
+    },
   );
 }

@@ -17,7 +17,7 @@ export async function applyEffects(js: JetStreamClient, t: Transition, logger: L
   await Promise.all(
     t.dispatch.map((work) =>
       publishMessage(js, subjects.work(work.agent, work.taskId, work.stepId), StepWork, work, {
-        msgId: `work-${work.taskId}-${work.stepId}-${work.attempt}`,
+        msgId: `work-${work.taskId}-${work.stepId}-${work.attempt}${work.kind === "compensation" ? "-compensation" : ""}`,
         template: `work.${work.agent}.{taskId}.{stepId}`,
       }),
     ),
@@ -68,6 +68,7 @@ async function publishFailure(js: JetStreamClient, state: TaskState): Promise<vo
       error: state.error ?? { code: "INTERNAL", message: "task failed", retryable: false },
       ...(state.failedStep ? { failedStep: state.failedStep } : {}),
       steps,
+      ...(state.compensations ? { compensations: state.compensations.map(({ attempt: _attempt, ...c }) => c) } : {}),
       timings: {
         acceptedAt: state.acceptedAt,
         finishedAt,

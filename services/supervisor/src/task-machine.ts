@@ -67,6 +67,7 @@ export function startTask(state: TaskState, now: Date): Transition {
  * with `BUDGET_EXCEEDED`, keeping the results it has.
  */
 export function applyResult(state: TaskState, result: StepResult, now: Date, overBudget?: string): Transition | undefined {
+  if (result.kind === "compensation") return applyCompensationResult(state, result, now);
   const current = state.steps[result.stepId];
   if (state.status !== "running" || !current || current.status !== "dispatched" || current.attempt !== result.attempt) {
     return undefined;
@@ -103,6 +104,10 @@ export function pendingEffects(state: TaskState): Transition {
         dispatch.push(buildWork(state, step.id, outputs, s.attempt, new Date(s.dispatchedAt)));
       }
     }
+  }
+  if (state.status === "compensating") {
+    const comp = state.compensations?.find((c) => c.status === "dispatched");
+    if (comp) dispatch.push(buildCompensationWork(state, comp.stepId, outputs, comp.attempt, new Date(state.finishedAt ?? Date.now())));
   }
   return { state, dispatch, synthesize: state.status === "synthesizing", fail: state.status === "failed", events: [] };
 }
@@ -183,12 +188,60 @@ function finish(
   error: ErrorInfo,
   failedStep: string | undefined,
 ): Transition {
-  state.status = status;
   state.error = error;
   if (failedStep) state.failedStep = failedStep;
+  // Saga: the completed steps that declared a compensation are undone first, one at a time,
+  // latest-completed first; the failure outcome is published when the last one reports.
+  const toUndo = state.plan.steps
+    .filter((s) => s.compensation && state.steps[s.id]?.status === "completed")
+    .sort((a, b) => (state.steps[b.id]?.outcome?.finishedAt ?? "").localeCompare(state.steps[a.id]?.outcome?.finishedAt ?? ""));
+  if (toUndo.length > 0 && !state.compensations) {
+    state.status = "compensating";
+    state.compensations = toUndo.map((s) => ({ stepId: s.id, agent: s.agent, status: "pending" as const, attempt: 0 }));
+    events.push({ type: "compensating", taskId: state.taskId, steps: toUndo.map((s) => s.id) });
+    return nextCompensation(state, now, events);
+  }
+  state.status = status;
   state.finishedAt = now.toISOString();
   events.push({ type: "failed", taskId: state.taskId, error, ...(failedStep ? { failedStep } : {}) });
   return { state, dispatch: [], synthesize: false, fail: true, events };
+}
+
+/** Dispatches the next pending compensation, or ends the task as failed when none is left. */
+function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[]): Transition {
+  const outputs = outputsOf(state);
+  for (const comp of state.compensations ?? []) {
+    if (comp.status !== "pending") continue;
+    try {
+      const work = buildCompensationWork(state, comp.stepId, outputs, comp.attempt + 1, now);
+      comp.status = "dispatched";
+      comp.attempt = work.attempt;
+      return { state, dispatch: [work], synthesize: false, fail: false, events };
+    } catch (error) {
+      if (!(error instanceof UnresolvedReferenceError)) throw error;
+      comp.status = "failed";
+      comp.error = { code: "UNRESOLVED_REFERENCE", message: error.message, retryable: false };
+    }
+  }
+  state.status = "failed";
+  state.finishedAt = now.toISOString();
+  const error = state.error ?? { code: "INTERNAL" as const, message: "task failed", retryable: false };
+  events.push({ type: "failed", taskId: state.taskId, error, ...(state.failedStep ? { failedStep: state.failedStep } : {}) });
+  return { state, dispatch: [], synthesize: false, fail: true, events };
+}
+
+/** Records a compensation's result and moves on to the next one (or the failure outcome). */
+function applyCompensationResult(state: TaskState, result: StepResult, now: Date): Transition | undefined {
+  const comp = state.compensations?.find((c) => c.stepId === result.stepId);
+  if (state.status !== "compensating" || !comp || comp.status !== "dispatched" || comp.attempt !== result.attempt) return undefined;
+  const next = structuredClone(state);
+  const c = next.compensations?.find((x) => x.stepId === result.stepId);
+  if (!c) return undefined;
+  c.status = result.status;
+  c.durationMs = result.durationMs;
+  if (result.output !== undefined) c.output = result.output;
+  if (result.error) c.error = result.error;
+  return nextCompensation(next, now, []);
 }
 
 function stepFailedError(stepId: string, cause: ErrorInfo | undefined): ErrorInfo {
@@ -209,12 +262,32 @@ function outputsOf(state: TaskState): Record<string, unknown> {
   return outputs;
 }
 
+/** The work item of a step's compensation. @throws UnresolvedReferenceError for a bad reference. */
+function buildCompensationWork(state: TaskState, stepId: string, outputs: Record<string, unknown>, attempt: number, now: Date): StepWork {
+  const step = state.plan.steps.find((s) => s.id === stepId);
+  if (!step?.compensation) throw new Error(`step ${stepId} has no compensation`);
+  return {
+    schemaVersion: 1,
+    kind: "compensation",
+    taskId: state.taskId,
+    stepId,
+    agent: step.agent,
+    goal: state.goal,
+    instruction: `Undo step "${stepId}": ${step.instruction}`,
+    toolCalls: [{ tool: step.compensation.tool, args: resolveStepRefs(step.compensation.args, outputs) as Record<string, unknown> }],
+    inputs: { [stepId]: outputs[stepId] ?? null },
+    attempt,
+    dispatchedAt: now.toISOString(),
+  };
+}
+
 /** @throws UnresolvedReferenceError when a `$fromStep` reference matches nothing. */
 function buildWork(state: TaskState, stepId: string, outputs: Record<string, unknown>, attempt: number, now: Date): StepWork {
   const step = state.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`step ${stepId} not in plan`);
   return {
     schemaVersion: 1,
+    kind: "step",
     taskId: state.taskId,
     stepId,
     agent: step.agent,

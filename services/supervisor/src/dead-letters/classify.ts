@@ -1,4 +1,4 @@
-import { AgentName, Identifier, RESULTS_STREAM, SUBMISSIONS_STREAM, SYNTHESIS_STREAM, WORK_STREAM } from "@baton/contracts";
+import { AgentName, Identifier, RESULTS_STREAM, SUBMISSIONS_STREAM, SYNTHESIS_STREAM, subjects, WORK_STREAM } from "@baton/contracts";
 
 /** What a dead-lettered message was, told from its stream and subject (and a submission's payload). */
 export type DeadLetterKind =
