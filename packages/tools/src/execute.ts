@@ -3,6 +3,7 @@ import { toFieldIssues } from "@baton/contracts";
 import { BatonError } from "@baton/core";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
+import type { ToolBreakers } from "./breakers.ts";
 import { type EffectLedger, effectId } from "./effects.ts";
 import type { ToolRegistry } from "./registry.ts";
 import { type ToolContext, ToolError } from "./tool.ts";
@@ -18,6 +19,8 @@ export interface ExecuteOptions {
    * (task, step, tool, arguments); a repeat gets the recorded output. Without it they simply run.
    */
   readonly effects?: EffectLedger;
+  /** Per-tool circuit breakers shared by the process; without them no breaker is used. */
+  readonly breakers?: ToolBreakers;
 }
 
 const tracer = trace.getTracer("@baton/tools");
@@ -25,7 +28,8 @@ const tracer = trace.getTracer("@baton/tools");
 /**
  * Runs one tool call: looks the tool up, validates `args` with its zod schema, runs it under
  * its timeout (cockatiel, aggressive: the call's promise is abandoned and its signal aborted),
- * and caps the output size. Never throws for tool problems: unknown tool, invalid arguments,
+ * and caps the output size; a non-idempotent tool goes through the effect ledger and every call
+ * through its tool's circuit breaker when those are given. Never throws for tool problems: unknown tool, invalid arguments,
  * timeout, a thrown error and an oversized output all come back as `{ ok: false, error }`.
  * One span per call, named `execute_tool <name>` (OTel GenAI semantic conventions).
  */
@@ -35,6 +39,12 @@ export async function executeToolCall(
   ctx: ToolContext,
   options: ExecuteOptions = {},
 ): Promise<ToolCallResult> {
+  const breakers = options.breakers;
+  if (breakers && registry.get(call.tool)) return breakers.run(call.tool, call.args, () => executeOnce(registry, call, ctx, options));
+  return executeOnce(registry, call, ctx, options);
+}
+
+async function executeOnce(registry: ToolRegistry, call: ToolCallSpec, ctx: ToolContext, options: ExecuteOptions): Promise<ToolCallResult> {
   const started = performance.now();
   const maxOutputBytes = options.maxOutputBytes ?? 262_144;
   return tracer.startActiveSpan(`execute_tool ${call.tool}`, { kind: SpanKind.INTERNAL }, async (span) => {

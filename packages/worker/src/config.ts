@@ -18,6 +18,8 @@ import type { z } from "zod";
  * - `STEP_MAX_ATTEMPTS`, `STEP_RETRY_INITIAL_MS`, `STEP_RETRY_MAX_MS`: default retry policy of a
  *   step whose failure is retryable: deliveries in all (3), and exponential backoff with full
  *   jitter from 500 ms doubling up to 30,000 ms. A plan step's `retry` overrides them.
+ * - `TOOL_BREAKER_THRESHOLD`: consecutive retryable failures of a tool that open its circuit; default 5.
+ * - `TOOL_BREAKER_HALF_OPEN_MS`: how long an open circuit fails fast before trying again; default 10,000 ms.
  */
 export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   WORKER_CONCURRENCY: envPositiveInt.max(256).default(4),
@@ -31,5 +33,7 @@ export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   STEP_MAX_ATTEMPTS: envPositiveInt.max(10).default(3),
   STEP_RETRY_INITIAL_MS: envPositiveInt.max(60_000).default(500),
   STEP_RETRY_MAX_MS: envPositiveInt.max(600_000).default(30_000),
+  TOOL_BREAKER_THRESHOLD: envPositiveInt.max(1_000).default(5),
+  TOOL_BREAKER_HALF_OPEN_MS: envPositiveInt.default(10_000),
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

@@ -1,5 +1,5 @@
 import type { ErrorInfo, StepWork, ToolCallResult } from "@baton/contracts";
-import { type EffectLedger, executeToolCall, type ToolRegistry } from "@baton/tools";
+import { type ExecuteOptions, executeToolCall, type ToolRegistry } from "@baton/tools";
 
 /** What running a step's tool calls produced. */
 export interface StepRun {
@@ -18,9 +18,7 @@ export async function runStepToolCalls(
   work: StepWork,
   registry: ToolRegistry,
   signal: AbortSignal,
-  maxOutputBytes: number,
-  recordArgs = false,
-  effects?: EffectLedger,
+  execute: ExecuteOptions,
 ): Promise<StepRun> {
   if (work.toolCalls.length === 0) {
     return {
@@ -39,7 +37,7 @@ export async function runStepToolCalls(
       registry,
       call,
       { signal, taskId: work.taskId, stepId: work.stepId, inputs: work.inputs },
-      { maxOutputBytes, recordArgs, ...(effects ? { effects } : {}) },
+      execute,
     );
     results.push(result);
     if (!result.ok) {

@@ -14,7 +14,7 @@ import {
   TaskStore,
 } from "@baton/core";
 import { createLlmSetup, type LlmSetup } from "@baton/llm";
-import { type Tool, ToolRegistry } from "@baton/tools";
+import { type Tool, ToolBreakers, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { trace } from "@opentelemetry/api";
@@ -51,7 +51,12 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const effects = await KvEffectLedger.open(service.nc, service.instanceId);
   const tasks = await TaskStore.open(service.nc);
   const aborts = new TaskAborts(service);
-  const runner: StepRunner = { registry, ledgers, llm, effects, tasks, aborts };
+  const breakers = new ToolBreakers({
+    threshold: env.TOOL_BREAKER_THRESHOLD,
+    halfOpenAfterMs: env.TOOL_BREAKER_HALF_OPEN_MS,
+    onStateChange: (tool, state) => service.logger.warn({ tool, circuit: state }, `circuit of ${tool} is ${state}`),
+  });
+  const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts };
   const loop = new ConsumerLoop(
     service.js,
     {
@@ -86,6 +91,7 @@ interface StepRunner {
   readonly ledgers: BudgetLedgers;
   readonly llm: LlmSetup | undefined;
   readonly effects: KvEffectLedger;
+  readonly breakers: ToolBreakers;
   readonly tasks: TaskStore;
   readonly aborts: TaskAborts;
 }
@@ -239,7 +245,12 @@ async function runStep(
     };
   }
   if (work.toolCalls.length > 0 || !runner.llm)
-    return runStepToolCalls(work, runner.registry, signal, env.MAX_TOOL_OUTPUT_BYTES, env.LOG_PAYLOADS, runner.effects);
+    return runStepToolCalls(work, runner.registry, signal, {
+      maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
+      recordArgs: env.LOG_PAYLOADS,
+      effects: runner.effects,
+      breakers: runner.breakers,
+    });
   return runAgentLoop({
     provider: runner.llm.provider,
     model: runner.llm.models.worker,
@@ -250,6 +261,7 @@ async function runStep(
     maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
     recordToolArgs: env.LOG_PAYLOADS,
     effects: runner.effects,
+    breakers: runner.breakers,
     limits: {
       maxTurns: env.AGENT_MAX_TURNS,
       maxStepTokens: env.STEP_MAX_TOKENS,

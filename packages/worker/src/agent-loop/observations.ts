@@ -1,6 +1,6 @@
 import type { ErrorCode, ErrorInfo, ToolCallResult } from "@baton/contracts";
 import type { ToolCallBlock, ToolResultBlock } from "@baton/llm";
-import { type EffectLedger, executeToolCall, type ToolContext, type ToolRegistry } from "@baton/tools";
+import { type EffectLedger, executeToolCall, type ToolBreakers, type ToolContext, type ToolRegistry } from "@baton/tools";
 import { serializeForModel } from "./serialize.ts";
 import { fenceUntrusted } from "./spotlight.ts";
 import { truncateMiddle } from "./truncate.ts";
@@ -21,6 +21,8 @@ export interface RunToolCallsOptions {
   readonly recordArgs?: boolean | undefined;
   /** The effect ledger for non-idempotent tools (at most once per task, step, tool and arguments). */
   readonly effects?: EffectLedger | undefined;
+  /** The process's per-tool circuit breakers. */
+  readonly breakers?: ToolBreakers | undefined;
   /** Nonce source for the fences (tests). */
   readonly newNonce?: () => string;
 }
@@ -57,6 +59,7 @@ export async function runToolCalls(
         maxOutputBytes: options.maxOutputBytes,
         recordArgs: options.recordArgs ?? false,
         ...(options.effects ? { effects: options.effects } : {}),
+        ...(options.breakers ? { breakers: options.breakers } : {}),
       });
     }),
   );

@@ -105,6 +105,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
           maxResultChars: limits.maxToolResultChars,
           recordArgs: options.recordToolArgs ?? false,
           effects: options.effects,
+          breakers: options.breakers,
         },
       );
       toolCalls.push(...observed.results);

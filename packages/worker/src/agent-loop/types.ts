@@ -1,7 +1,7 @@
 import type { StepWork, Usage } from "@baton/contracts";
 import type { BudgetGuard } from "@baton/core";
 import type { ChatProvider } from "@baton/llm";
-import type { EffectLedger, ToolRegistry } from "@baton/tools";
+import type { EffectLedger, ToolBreakers, ToolRegistry } from "@baton/tools";
 import type { StepRun } from "../run-step.ts";
 import type { AgentLimits } from "./limits.ts";
 
@@ -32,6 +32,8 @@ export interface AgentLoopOptions {
   readonly recordToolArgs?: boolean;
   /** The effect ledger for non-idempotent tools. */
   readonly effects?: EffectLedger;
+  /** The process's per-tool circuit breakers. */
+  readonly breakers?: ToolBreakers;
 }
 
 /** A completed step's output: the model's final text; `truncated` when it stopped at its output token limit. */

@@ -1,0 +1,11 @@
+import { BatonDriver } from "../lib/drivers.ts";
+import { chainPlan } from "../lib/plans.ts";
+import { codeAgent, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
+const stack = await startBatonStack("cpu", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], { NODE_OPTIONS: "--cpu-prof --cpu-prof-dir=/tmp/cpuprof" });
+const d = await BatonDriver.connect(stack.url);
+for (let i = 0; i < 50; i++) await d.runPlan(chainPlan(3));
+const t = performance.now();
+for (let i = 0; i < 300; i++) await d.runPlan(chainPlan(3));
+console.log("avg ms", (performance.now() - t) / 300);
+await d.close();
+await stack.stop();

@@ -1,0 +1,10 @@
+import { startChaosStack } from "../support/processes.ts";
+const t0 = Date.now();
+const stack = await startChaosStack();
+console.log("stack up in", Date.now() - t0, "ms");
+const t1 = Date.now();
+await stack.agents[0]!.kill();
+await stack.agents[0]!.start();
+console.log("agent restart in", Date.now() - t1, "ms");
+await stack.stop();
+console.log("stopped", Date.now() - t0);

@@ -1,0 +1,288 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
+import { ROOT } from "../../support/services.ts";
+
+/** The processes a chaos run starts: the real supervisor and synthesizer, and the test-only effect agent. */
+export type ChaosRole = "supervisor" | "synthesizer" | "effect-agent";
+
+const SCRIPTS: Record<ChaosRole, string> = {
+  supervisor: join(ROOT, "services", "supervisor", "src", "main.ts"),
+  synthesizer: join(ROOT, "services", "synthesizer", "src", "main.ts"),
+  "effect-agent": join(ROOT, "test", "chaos", "effect-agent.ts"),
+};
+
+/** The log line each role prints once it consumes. */
+const READY: Record<ChaosRole, string> = {
+  supervisor: "supervisor ready",
+  synthesizer: "synthesizer ready",
+  "effect-agent": "worker ready",
+};
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
+type LogLine = Record<string, unknown>;
+
+/** One OS process of a role (a "generation" of a {@link ManagedService}). */
+export interface ChaosProcess {
+  readonly label: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  readonly logs: LogLine[];
+  /** Non-JSON output (stderr and stray stdout). */
+  readonly stderr: string[];
+  readonly exited: Promise<Exit>;
+  /** True once {@link ManagedService.kill} SIGKILLed it (so its exit is not a crash). */
+  killedByTest: boolean;
+  alive(): boolean;
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+}
+
+function spawnChaosProcess(role: ChaosRole, label: string, env: Record<string, string>): ChaosProcess {
+  const child = spawn(process.execPath, [SCRIPTS[role]], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+  let buffer = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffer += chunk;
+    const lines = buffer.split("\n");
+    buffer = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      let record: LogLine;
+      try {
+        record = JSON.parse(line) as LogLine;
+      } catch {
+        stderr.push(line);
+        continue;
+      }
+      logs.push(record);
+      for (const w of waiters) {
+        if (w.predicate(record)) {
+          waiters.delete(w);
+          w.resolve(record);
+        }
+      }
+    }
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const proc: ChaosProcess = {
+    label,
+    pid: child.pid ?? -1,
+    process: child,
+    logs,
+    stderr,
+    exited,
+    killedByTest: false,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    waitForLog(predicate, timeoutMs = 30_000) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`${label}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-2000)}`));
+        }, timeoutMs);
+        const waiter = {
+          predicate,
+          resolve: (l: LogLine) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        waiters.add(waiter);
+        void exited.then((exit) => {
+          if (!waiters.has(waiter)) return;
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          reject(new Error(`${label} exited (${exit.signal ?? exit.code}) before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`));
+        });
+      });
+    },
+  };
+  return proc;
+}
+
+/**
+ * One logical service (e.g. "effect-agent #2") across its restarts: each restart is a new OS
+ * process (a generation). An exit the test did not cause is recorded as a crash and, while the
+ * service is kept alive, restarted.
+ */
+export class ManagedService {
+  readonly role: ChaosRole;
+  readonly label: string;
+  readonly generations: ChaosProcess[] = [];
+  /** Exits the test did not cause (with the pid and how it ended). */
+  readonly crashes: { pid: number; exit: Exit; at: number }[] = [];
+  #env: () => Record<string, string>;
+  #stopping = false;
+  #restarting: Promise<void> | undefined;
+
+  constructor(role: ChaosRole, label: string, env: () => Record<string, string>) {
+    this.role = role;
+    this.label = label;
+    this.#env = env;
+  }
+
+  /** The newest generation. */
+  get current(): ChaosProcess | undefined {
+    return this.generations.at(-1);
+  }
+
+  /** True when the newest generation runs. */
+  get up(): boolean {
+    return this.current?.alive() ?? false;
+  }
+
+  /** Every log line of every generation. */
+  allLogs(): LogLine[] {
+    return this.generations.flatMap((g) => g.logs);
+  }
+
+  /** Spawns a new generation and waits until it consumes. */
+  async start(): Promise<ChaosProcess> {
+    const proc = spawnChaosProcess(this.role, `${this.label}[${this.generations.length}]`, this.#env());
+    this.generations.push(proc);
+    void proc.exited.then((exit) => {
+      if (proc.killedByTest || this.#stopping) return;
+      this.crashes.push({ pid: proc.pid, exit, at: Date.now() });
+      if (this.current === proc) this.#restarting ??= this.#restartSoon();
+    });
+    await proc.waitForLog((l) => l.msg === READY[this.role], 60_000);
+    return proc;
+  }
+
+  async #restartSoon(): Promise<void> {
+    try {
+      await this.start();
+    } catch {
+      // recorded in the crash list / next generation's stderr; the test's assertions report it
+    } finally {
+      this.#restarting = undefined;
+    }
+  }
+
+  /** SIGKILLs the newest generation (if it runs) and waits for its exit. @returns its pid. */
+  async kill(): Promise<number | undefined> {
+    const proc = this.current;
+    if (!proc?.alive()) return undefined;
+    proc.killedByTest = true;
+    proc.process.kill("SIGKILL");
+    await proc.exited;
+    return proc.pid;
+  }
+
+  /** Waits for an automatic restart in progress, if any. */
+  async settled(): Promise<void> {
+    await this.#restarting;
+  }
+
+  /** SIGTERMs the newest generation (SIGKILL after 5 s) and keeps it down. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#restarting?.catch(() => undefined);
+    for (const proc of this.generations) {
+      if (!proc.alive()) continue;
+      proc.process.kill("SIGTERM");
+      const timer = setTimeout(() => proc.process.kill("SIGKILL"), 5_000);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Settings every chaos process gets (the caller's override them). */
+export function chaosEnv(natsUrl: string, effectsFile: string): Record<string, string> {
+  return {
+    NATS_URL: natsUrl,
+    LOG_LEVEL: "info",
+    // Fast redelivery of a dead worker's step; heartbeats every ack_wait / 3 keep live ones.
+    WORK_ACK_WAIT_MS: "2000",
+    SHUTDOWN_GRACE_MS: "300",
+    WORKER_CONCURRENCY: "2",
+    EFFECTS_FILE: effectsFile,
+    // No LLM and no trace export, whatever the developer's shell has.
+    LLM_PROVIDER: "",
+    ANTHROPIC_API_KEY: "",
+    ANTHROPIC_BASE_URL: "",
+    OPENAI_API_KEY: "",
+    OPENAI_BASE_URL: "",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "",
+  };
+}
+
+/** Options of {@link startChaosStack}. */
+export interface ChaosStackOptions {
+  /** Replicas of the effect agent (the data agent's stand-in). Default 3. */
+  readonly agents?: number;
+  /** Extra environment for every process. */
+  readonly env?: Record<string, string>;
+}
+
+/** A private nats-server (file storage), the supervisor, the synthesizer and effect-agent replicas. */
+export interface ChaosStack {
+  /** The running server (replaced by {@link restartNats}). */
+  nats: LocalNatsServer;
+  readonly url: string;
+  readonly storeDir: string;
+  readonly effectsFile: string;
+  readonly supervisor: ManagedService;
+  readonly synthesizer: ManagedService;
+  readonly agents: ManagedService[];
+  /** Every managed service. */
+  readonly services: ManagedService[];
+  /** SIGKILLs nats-server and waits for its exit. */
+  killNats(): Promise<void>;
+  /** Starts nats-server again on the same port with the same store folder. */
+  restartNats(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a chaos stack and waits until every process consumes. */
+export async function startChaosStack(options: ChaosStackOptions = {}): Promise<ChaosStack> {
+  const storeDir = mkdtempSync(join(tmpdir(), "baton-chaos-"));
+  const effectsFile = join(storeDir, "effects.log");
+  writeFileSync(effectsFile, "");
+  const natsDir = join(storeDir, "nats");
+  let nats = await startLocalNatsServer({ storeDir: natsDir });
+  const env = () => ({ ...chaosEnv(nats.url, effectsFile), ...options.env });
+  const supervisor = new ManagedService("supervisor", "supervisor", env);
+  const synthesizer = new ManagedService("synthesizer", "synthesizer", env);
+  const agents = Array.from({ length: options.agents ?? 3 }, (_, i) => new ManagedService("effect-agent", `effect-agent#${i + 1}`, env));
+  const services = [supervisor, synthesizer, ...agents];
+  // The supervisor first: it provisions the streams and consumers the others use too (each
+  // service provisions idempotently, but concurrent first-time creation only adds noise).
+  await supervisor.start();
+  await Promise.all([synthesizer, ...agents].map((s) => s.start()));
+  const stack: ChaosStack = {
+    nats,
+    url: nats.url,
+    storeDir,
+    effectsFile,
+    supervisor,
+    synthesizer,
+    agents,
+    services,
+    async killNats() {
+      await nats.kill();
+    },
+    async restartNats() {
+      nats = await startLocalNatsServer({ storeDir: natsDir, port: nats.port });
+      stack.nats = nats;
+    },
+    async stop() {
+      await Promise.all(services.map((s) => s.stop()));
+      await nats.stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
