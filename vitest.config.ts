@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: fast unit tests, and integration tests that start their own nats-server
-// processes and real service processes (serial files: the machine has 2 cores).
+// Three projects: fast unit tests, integration tests that start their own nats-server
+// processes and real service processes, and chaos tests that kill them (serial files: the
+// machine has 2 cores).
 export default defineConfig({
   test: {
     projects: [
@@ -17,6 +18,17 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Real SIGKILLs of services and nats-server under load (test/chaos); one file at a time.
+        // Scale with CHAOS_TASKS (default 40, the CI size).
+        test: {
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          testTimeout: 300_000,
           hookTimeout: 120_000,
           fileParallelism: false,
         },

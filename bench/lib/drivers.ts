@@ -10,6 +10,8 @@ export interface Driver {
   readonly name: string;
   /** Runs one task of `shape`; resolves with its latency in ms. */
   run(shape: Shape): Promise<number>;
+  /** When true, the driver may parse outcomes for details (after taking the latency). */
+  detail: boolean;
   close(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ export class BatonDriver implements Driver {
 /** The raw baseline's client: JetStream publish on `raw.submit`, outcome on `raw.done.<taskId>`. */
 export class RawDriver implements Driver {
   readonly name = "raw";
+  detail = false;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly #waiters = new Map<string, (at: number) => void>();

@@ -1,6 +1,7 @@
 import { type LatencySummary, median, medianSummary, newHistogram, recordMs, summarize } from "./histogram.ts";
 import type { Driver } from "./drivers.ts";
 import type { Shape } from "./plans.ts";
+import { type CpuProbe, cpuPerTask } from "./procfs.ts";
 
 /** How much load a pattern scenario applies; `full` and `quick` presets in bench/run.ts. */
 export interface LoadConfig {
@@ -59,23 +60,41 @@ export interface PatternResults {
   readonly throughput: number;
   readonly throughputLatency: LatencySummary;
   readonly throughputTasks: number;
+  /** CPU ms per 3-step task by process (procfs), at concurrency 1 and under the throughput load; sums over all runs. */
+  readonly cpu?: { sequential: Record<string, number>; loaded: Record<string, number> };
   /** Per-run values, for the spread. */
   readonly perRun: { chain1P50: number[]; chain3P50: number[]; fanoutP50: number[]; throughput: number[] };
 }
 
 /** Warm-up (discarded), then `runs` rounds of: chain1 latency, chain3 latency, fan-out latency, chain3 throughput. */
-export async function measurePatterns(driver: Driver, config: LoadConfig, log: (line: string) => void): Promise<PatternResults> {
+export async function measurePatterns(
+  driver: Driver,
+  config: LoadConfig,
+  log: (line: string) => void,
+  probe?: CpuProbe,
+): Promise<PatternResults> {
   for (let i = 0; i < config.warmupTasks; i++) await driver.run(i % 10 === 9 ? "fanout16" : "chain3");
   await closedLoop(driver, "chain3", config.throughputConcurrency, Math.min(1, config.throughputSeconds));
   const chain1: LatencySummary[] = [];
   const chain3: LatencySummary[] = [];
   const fanout: LatencySummary[] = [];
   const throughput: ThroughputRun[] = [];
+  const cpuSeq = new Map<string, number>();
+  const cpuLoad = new Map<string, number>();
+  const addCpu = (into: Map<string, number>, before: Map<string, number>, after: Map<string, number>) => {
+    for (const [role, v] of after) into.set(role, (into.get(role) ?? 0) + v - (before.get(role) ?? 0));
+  };
   for (let r = 0; r < config.runs; r++) {
+    driver.detail = true; // per-task details (e.g. tool durations) from the latency runs only
     chain1.push(await sequential(driver, "chain1", config.chain1Tasks));
+    const before = probe?.();
     chain3.push(await sequential(driver, "chain3", config.chain3Tasks));
+    if (probe && before) addCpu(cpuSeq, before, probe());
     fanout.push(await sequential(driver, "fanout16", config.fanoutTasks));
+    driver.detail = false;
+    const beforeLoad = probe?.();
     throughput.push(await closedLoop(driver, "chain3", config.throughputConcurrency, config.throughputSeconds));
+    if (probe && beforeLoad) addCpu(cpuLoad, beforeLoad, probe());
     const t = throughput.at(-1);
     log(
       `  run ${r + 1}/${config.runs}: 1-step p50 ${fmt(chain1.at(-1)?.p50)} ms, 3-step p50 ${fmt(chain3.at(-1)?.p50)} ms, ` +
@@ -90,6 +109,18 @@ export async function measurePatterns(driver: Driver, config: LoadConfig, log: (
     throughput: median(throughput.map((t) => t.perSecond)),
     throughputLatency: medianSummary(throughput.map((t) => t.latency)),
     throughputTasks: median(throughput.map((t) => t.tasks)),
+    ...(probe
+      ? {
+          cpu: {
+            sequential: cpuPerTask(new Map(), cpuSeq, config.chain3Tasks * config.runs),
+            loaded: cpuPerTask(
+              new Map(),
+              cpuLoad,
+              throughput.reduce((a, t) => a + t.tasks, 0),
+            ),
+          },
+        }
+      : {}),
     perRun: {
       chain1P50: chain1.map((s) => s.p50),
       chain3P50: chain3.map((s) => s.p50),

@@ -1,6 +1,7 @@
 import { BatonDriver } from "../lib/drivers.ts";
 import { summarize, type LatencySummary } from "../lib/histogram.ts";
 import { type LoadConfig, measurePatterns, type PatternResults } from "../lib/load.ts";
+import { cpuProbe } from "../lib/procfs.ts";
 import { codeAgent, type OtlpSink, startBatonStack, startOtlpSink, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
 
 /** Baton's pattern figures plus what the run observed about itself. */
@@ -27,8 +28,12 @@ export async function runBatonScenario(config: LoadConfig, tracing: boolean, log
   const stack = await startBatonStack(tracing ? "baton-traced" : "baton", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], env);
   const driver = await BatonDriver.connect(stack.url, tracing ? "bt" : "b");
   try {
-    driver.detail = true; // tool durations from the outcomes (parsed after the latency is taken)
-    const results = await measurePatterns(driver, config, log);
+    const probe = cpuProbe([
+      { role: "nats-server", pid: stack.nats.server.process.pid },
+      ...stack.processes.map((p) => ({ role: p.label.replace(/-\d+$/, ""), pid: p.child.pid })),
+      { role: tracing ? "bench (client + OTLP sink)" : "bench (client)", pid: process.pid },
+    ]);
+    const results = await measurePatterns(driver, config, log, probe);
     await new Promise((r) => setTimeout(r, tracing ? 1_500 : 0)); // the batch span processors flush every 500 ms
     return {
       ...results,

@@ -1,5 +1,10 @@
 import { BudgetLedger, StepResult, StepWork, TaskEvent, TaskState } from "@baton/contracts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { z } from "zod";
+import { type CpuBreakdown, summarizeCpuProfiles } from "../lib/cpu-profile.ts";
+import { cpuPerTask, cpuProbe } from "../lib/procfs.ts";
 import { BatonDriver, RawDriver } from "../lib/drivers.ts";
 import { median } from "../lib/histogram.ts";
 import { chainPlan } from "../lib/plans.ts";
@@ -47,6 +52,8 @@ export interface ProfileResults {
   readonly validation: ValidationCost[];
   /** Validations (decode or encode) on the step's critical path, by process, and their estimated CPU. */
   readonly validationPerStep: { where: string; count: number; ms: number }[];
+  /** `node --cpu-prof` of every Baton process over `cpuTasks` 3-step tasks (warm-up included), and procfs CPU per task of the same run. */
+  readonly cpu?: { tasks: number; profiles: CpuBreakdown[]; procfsPerTask: Record<string, number> };
 }
 
 const BATON_HOP_NAMES = ["submit", "work s1", "result s1", "work s2", "result s2", "work s3", "result s3", "synthesis", "outcome"];
@@ -62,7 +69,12 @@ const STEP_HOPS = [3, 4];
  * The same for the raw baseline. The proxy adds a local hop to every message, so absolute times
  * are a little higher than in the other scenarios.
  */
-export async function runProfileScenario(tasks: number, warmup: number, log: (line: string) => void): Promise<ProfileResults> {
+export async function runProfileScenario(
+  tasks: number,
+  warmup: number,
+  log: (line: string) => void,
+  options: { cpuTasks?: number } = {},
+): Promise<ProfileResults> {
   // Baton
   let batonRec: WireRecorder | undefined;
   const stack = await startBatonStack("profile", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], {}, {
@@ -131,12 +143,41 @@ export async function runProfileScenario(tasks: number, warmup: number, log: (li
   }
 
   const validation = measureValidation(batonPaths);
+  const cpu = options.cpuTasks ? await profileCpu(options.cpuTasks, warmup, log) : undefined;
   return {
     baton: summarizePaths(batonPaths, BATON_HOP_NAMES),
     raw: summarizePaths(rawPaths, RAW_HOP_NAMES),
     validation,
     validationPerStep: validationOnStep(batonPaths, validation),
+    ...(cpu ? { cpu } : {}),
   };
+}
+
+/** Runs the Baton services under `node --cpu-prof` for `tasks` sequential 3-step tasks and summarizes the profiles. */
+async function profileCpu(tasks: number, warmup: number, log: (line: string) => void): Promise<ProfileResults["cpu"]> {
+  const dir = mkdtempSync(join(tmpdir(), "baton-bench-cpuprof-"));
+  const stack = await startBatonStack("cpuprof", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], {
+    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`,
+  });
+  try {
+    const driver = await BatonDriver.connect(stack.url, "c");
+    const probe = cpuProbe([
+      { role: "nats-server", pid: stack.nats.server.process.pid },
+      ...stack.processes.map((p) => ({ role: p.label.replace(/-\d+$/, ""), pid: p.child.pid })),
+    ]);
+    for (let i = 0; i < warmup; i++) await driver.runPlan(chainPlan(3));
+    const before = probe();
+    for (let i = 0; i < tasks; i++) await driver.runPlan(chainPlan(3));
+    const procfsPerTask = cpuPerTask(before, probe(), tasks);
+    await driver.close();
+    await stack.stop(); // the profiles are written as the processes exit
+    const profiles = summarizeCpuProfiles(dir);
+    log(`  cpu profiles: ${profiles.map((p) => `${p.entry} ${p.busyMs.toFixed(0)} ms busy`).join(", ")}`);
+    return { tasks: tasks + warmup, profiles, procfsPerTask };
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function segmentWhere(seg: Segment, names: readonly string[]): string {

@@ -1,5 +1,6 @@
 import { RawDriver } from "../lib/drivers.ts";
 import { type LoadConfig, measurePatterns, type PatternResults } from "../lib/load.ts";
+import { cpuProbe } from "../lib/procfs.ts";
 import { startRawStack } from "../raw/stack.ts";
 
 /**
@@ -10,7 +11,12 @@ export async function runRawScenario(config: LoadConfig, log: (line: string) => 
   const stack = await startRawStack();
   const driver = await RawDriver.connect(stack.nats.url);
   try {
-    return await measurePatterns(driver, config, log);
+    const probe = cpuProbe([
+      { role: "nats-server", pid: stack.nats.server.process.pid },
+      ...stack.processes.map((p) => ({ role: p.label, pid: p.child.pid })),
+      { role: "bench (client)", pid: process.pid },
+    ]);
+    return await measurePatterns(driver, config, log, probe);
   } finally {
     await driver.close();
     await stack.stop();

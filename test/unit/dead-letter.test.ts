@@ -123,6 +123,7 @@ describe("a dead-lettered step's result in the task state machine", () => {
     });
   const deadLettered = (attempt: number): StepResult => ({
     schemaVersion: 1,
+    kind: "step",
     taskId: "t1",
     stepId: "a",
     agent: "code",

@@ -9,18 +9,14 @@ export type TaskEventInput = TaskEvent extends infer E ? (E extends TaskEvent ? 
 /**
  * Publishes lifecycle events on `tasks.events.<taskId>` (kept in BATON_EVENTS).
  * `msgId` makes a re-published event (after a redelivery) a duplicate the stream drops.
- * Event publishing failures are logged and not rethrown: progress events must not fail work.
+ * Returns once the event is written to the connection, without waiting for the stream's ack:
+ * events from one process keep their order (the client writes publishes in call order), and
+ * progress reporting adds no round trip to the work. A publish the stream does not ack is
+ * logged, never rethrown: progress events must not fail work.
  */
 export async function publishTaskEvent(js: JetStreamClient, event: TaskEventInput, logger: Logger, msgId?: string): Promise<void> {
-  try {
-    await publishMessage(
-      js,
-      subjects.events(event.taskId),
-      TaskEvent,
-      { ...event, schemaVersion: 1, at: new Date().toISOString() } as TaskEvent,
-      { template: "tasks.events.{taskId}", ...(msgId ? { msgId } : {}) },
-    );
-  } catch (error) {
-    logger.warn({ err: error, taskId: event.taskId, event: event.type }, "could not publish task event");
-  }
+  publishMessage(js, subjects.events(event.taskId), TaskEvent, { ...event, schemaVersion: 1, at: new Date().toISOString() } as TaskEvent, {
+    template: "tasks.events.{taskId}",
+    ...(msgId ? { msgId } : {}),
+  }).catch((error: unknown) => logger.warn({ err: error, taskId: event.taskId, event: event.type }, "could not publish task event"));
 }

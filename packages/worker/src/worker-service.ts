@@ -113,7 +113,8 @@ async function handleWork(
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
   const compensation = work.kind === "compensation";
-  const task = await runner.tasks.get(work.taskId);
+  // Task state and budget in parallel: two KV reads, one round trip of latency.
+  const [task, overBudget] = await Promise.all([runner.tasks.get(work.taskId), runner.ledgers.overBudget(work.taskId)]);
   if (task && task.state.status !== (compensation ? "compensating" : "running")) {
     // Cancelled, timed out or failed while this step waited in the stream: nothing to do.
     log.info({ task: task.state.status, kind: work.kind }, "step skipped: its task has ended");
@@ -133,7 +134,7 @@ async function handleWork(
   // A compensation runs after the task failed: the abort broadcast of that failure must not stop it.
   const aborted = compensation ? { signal: new AbortController().signal, release() {} } : runner.aborts.register(work.taskId);
   const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const run = await runStep(work, runner, options, signal).finally(() => aborted.release());
+  const run = await runStep(work, runner, options, signal, overBudget).finally(() => aborted.release());
   if (aborted.signal.aborted) {
     log.info("step aborted: its task was cancelled or timed out");
     return undefined;
@@ -227,6 +228,7 @@ async function runStep(
   runner: StepRunner,
   options: WorkerServiceOptions,
   signal: AbortSignal,
+  overBudget: string | undefined,
 ): Promise<StepRun & { usage?: Usage }> {
   const { agent, env } = options;
   if (work.agent !== agent) {
@@ -236,7 +238,6 @@ async function runStep(
       error: { code: "UNKNOWN_AGENT", message: `work for agent "${work.agent}" reached the ${agent} agent`, retryable: false },
     };
   }
-  const overBudget = await runner.ledgers.overBudget(work.taskId);
   if (overBudget) {
     return {
       status: "failed",

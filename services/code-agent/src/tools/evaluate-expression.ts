@@ -270,7 +270,7 @@ class Evaluator {
 
 /**
  * Creates the `evaluate_expression` tool: a restricted mathjs instance in a child process (forked here,
- * ~300 ms to load; {@link EXPRESSION_HEAP_MB} MB heap). Risk tier "compute", idempotent, 2,000 ms tool timeout.
+ * ~300 ms to load; {@link EXPRESSION_HEAP_MB} MB heap). Risk tier "compute", idempotent, 10,000 ms tool timeout (a backstop).
  * A multi-statement expression returns its last value.
  * @throws ToolError `TOOL_FAILED` with mathjs's message (parse errors, unknown symbols, disabled functions such as
  *   import/evaluate/createUnit, arrays above {@link MAX_MATRIX_ELEMENTS}) or when the evaluator runs out of memory;
@@ -288,7 +288,9 @@ export function createEvaluateExpressionTool(): Tool<typeof evaluateExpressionIn
       `Limits: ${EXPRESSION_TIMEOUT_MS} ms, arrays of ${MAX_MATRIX_ELEMENTS} elements. ` +
       "Use it instead of doing arithmetic in your head.",
     input: evaluateExpressionInput,
-    timeoutMs: 2_000,
+    // A backstop only: the expression's own limit (EXPRESSION_TIMEOUT_MS) starts once the evaluator
+    // process is ready, and restarting it after a crash can take seconds on a loaded machine.
+    timeoutMs: 10_000,
     riskTier: "compute",
     idempotent: true,
     execute: ({ expression, scope }, ctx) => evaluator.evaluate(expression, scope ?? {}, ctx.signal),

@@ -16,9 +16,10 @@ export function deadLetteredError(letter: DeadLetter): ErrorInfo {
 
 /**
  * Tells the rest of the system about a dead letter, in the original message's trace:
- * - work: a failed {@link StepResult} (`DEAD_LETTERED`, the work's attempt, msgId
- *   `result-<taskId>-<stepId>-<attempt>-dlq`) on `results.<taskId>.<stepId>`, so the supervisor
- *   fails the task or goes on according to the plan's failure policy, and a `step.failed` event;
+ * - work: a failed {@link StepResult} (`DEAD_LETTERED`, the work's kind and attempt, msgId
+ *   `result-<taskId>-<stepId>-<attempt>[-compensation]-dlq`) on `results.<taskId>.<stepId>`, so
+ *   the supervisor fails the task or goes on according to the plan's failure policy (or records
+ *   the compensation as failed and moves on), and for a step a `step.failed` event;
  * - a submission: `tasks.rejected` with `DEAD_LETTERED`;
  * - anything else (results, synthesis requests, other streams): an error log line; the message
  *   waits in the DLQ for `baton dlq replay`.
@@ -44,6 +45,8 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
         return;
       }
       const work = decoded.value;
+      const compensation = work.kind === "compensation";
+      const suffix = compensation ? "-compensation" : "";
       const error = deadLetteredError(letter);
       const finishedAt = record.deadLetteredAt;
       const durationMs = Math.max(0, Date.parse(finishedAt) - Date.parse(work.dispatchedAt));
@@ -53,6 +56,7 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
         StepResult,
         {
           schemaVersion: 1,
+          kind: work.kind,
           taskId: work.taskId,
           stepId: work.stepId,
           agent: work.agent,
@@ -66,15 +70,18 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
           durationMs,
           usage: ZERO_USAGE,
         },
-        { msgId: `result-${work.taskId}-${work.stepId}-${work.attempt}-dlq`, template: "results.{taskId}.{stepId}" },
+        { msgId: `result-${work.taskId}-${work.stepId}-${work.attempt}${suffix}-dlq`, template: "results.{taskId}.{stepId}" },
       );
-      await publishTaskEvent(
-        js,
-        { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent: work.agent, durationMs, error },
-        log,
-        `dlq-step-failed-${work.taskId}-${work.stepId}-${work.attempt}`,
-      );
-      log.error({ ...hint, attempt: work.attempt }, "step work dead-lettered: failed step result published");
+      // Workers report a step's failure as an event; a compensation's shows in the outcome only.
+      if (!compensation) {
+        await publishTaskEvent(
+          js,
+          { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent: work.agent, durationMs, error },
+          log,
+          `dlq-step-failed-${work.taskId}-${work.stepId}-${work.attempt}`,
+        );
+      }
+      log.error({ ...hint, attempt: work.attempt, workKind: work.kind }, "step work dead-lettered: failed step result published");
       return;
     }
     case "submission": {

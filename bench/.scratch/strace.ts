@@ -1,0 +1,17 @@
+import { spawn } from "node:child_process";
+import { BatonDriver } from "../lib/drivers.ts";
+import { chainPlan } from "../lib/plans.ts";
+import { codeAgent, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
+const stack = await startBatonStack("t", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }]);
+const d = await BatonDriver.connect(stack.url);
+for (let i = 0; i < 50; i++) await d.runPlan(chainPlan(3));
+const sup = stack.processes[0]!.child.pid!;
+const st = spawn("strace", ["-c", "-f", "-p", String(sup), "-o", "/tmp/strace.sup"], { stdio: "inherit" });
+await new Promise((r) => setTimeout(r, 1000));
+const t = performance.now();
+for (let i = 0; i < 100; i++) await d.runPlan(chainPlan(3));
+console.log("avg ms under strace", (performance.now() - t) / 100);
+st.kill("SIGINT");
+await new Promise((r) => setTimeout(r, 500));
+await d.close();
+await stack.stop();
