@@ -10,12 +10,12 @@ interface CpuProfile {
 
 /** Self time of one process's profile, grouped into categories, in ms. */
 export interface CpuBreakdown {
-  /** The entry script (e.g. services/supervisor/src/main.ts). */
-  readonly entry: string;
-  /** Sampled time not idle and not spent loading modules at start-up. */
+  /** The process's role (e.g. "supervisor", "code-agent evaluator"). */
+  readonly role: string;
+  /** Sampled time outside {@link NOT_BUSY}. */
   readonly busyMs: number;
   readonly categories: { name: string; ms: number }[];
-  /** Heaviest functions by self time (outside the idle/start-up buckets). */
+  /** Heaviest functions by self time (outside {@link NOT_BUSY}). */
   readonly functions: { name: string; ms: number }[];
 }
 
@@ -24,7 +24,8 @@ function categoryOf(fn: string, url: string): string {
   if (fn === "(idle)") return "idle";
   if (fn === "(garbage collector)") return "garbage collection";
   if (fn === "(program)") return "V8/native (program)";
-  if (fn === "writeBuffer" || fn === "writeUtf8String" || fn === "writev" || fn === "writeLatin1String") return "socket/pipe writes (native)";
+  if (fn === "writeBuffer" || fn === "writeUtf8String" || fn === "writev" || fn === "writeLatin1String")
+    return "socket/pipe writes (native; mostly waiting after waking the peer)";
   if (fn === "structuredClone") return "structuredClone (task state copy)";
   if (fn === "RequestError" || fn === "TimeoutError" || fn === "captureLargerStackTrace")
     return "nats.js request: async stack capture (new RequestError/TimeoutError per request)";
@@ -51,11 +52,13 @@ function categoryOf(fn: string, url: string): string {
   }
   if (url.includes("/work/") && /\/(packages|services|contracts|bench)\//.test(url)) return "Baton code";
   if (fn === "parse" || fn === "stringify") return "JSON parse/stringify";
-  return "Node.js runtime and built-ins";
+  const internal = /^node:(?:internal\/)?([a-z_]+)/.exec(url)?.[1];
+  if (internal) return `Node.js built-in: ${internal}`;
+  return "Node.js runtime (native)";
 }
 
-/** Reads every `.cpuprofile` in `dir` and summarizes each by category. */
-export function summarizeCpuProfiles(dir: string): CpuBreakdown[] {
+/** Reads `<pid>.cpuprofile` files in `dir` (see cpu-prof-preload.ts) and summarizes each by category; `roles` names the pids. */
+export function summarizeCpuProfiles(dir: string, roles: ReadonlyMap<number, string>): CpuBreakdown[] {
   const out: CpuBreakdown[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
@@ -69,28 +72,29 @@ export function summarizeCpuProfiles(dir: string): CpuBreakdown[] {
       if (!frame) continue;
       const category = categoryOf(frame.functionName, frame.url);
       categories.set(category, (categories.get(category) ?? 0) + us / 1_000);
-      if (category !== "idle" && category !== "start-up (module loading)") {
-        const name = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/work\/main\//, "")}:${frame.lineNumber + 1}`;
+      if (!NOT_BUSY.has(category)) {
+        const where = frame.url.replace(/^.*node_modules\//, "").replace(/^.*\/work\/main\//, "");
+        const name = `${frame.functionName || "(anonymous)"}${where ? ` ${where}:${frame.lineNumber + 1}` : ""}`;
         functions.set(name, (functions.get(name) ?? 0) + us / 1_000);
       }
     }
-    const urls = profile.nodes.map((n) => n.callFrame.url);
-    const entry = (
-      urls.find((u) => /services\/[^/]+\/src\/main\.ts$/.test(u)) ??
-      urls.find((u) => /bench\/[^/]+\.ts$/.test(u)) ??
-      urls.find((u) => u.endsWith("evaluate-expression.ts")) ??
-      file
-    ).replace(/^.*\/work\/main\//, "");
     const sorted = [...categories].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
     out.push({
-      entry,
-      busyMs: sorted.filter((c) => c.name !== "idle" && c.name !== "start-up (module loading)").reduce((a, c) => a + c.ms, 0),
+      role: roles.get(Number(file.split(".")[0])) ?? file,
+      busyMs: sorted.filter((c) => !NOT_BUSY.has(c.name)).reduce((a, c) => a + c.ms, 0),
       categories: sorted,
       functions: [...functions]
         .map(([name, ms]) => ({ name, ms }))
         .sort((a, b) => b.ms - a.ms)
-        .slice(0, 12),
+        .slice(0, 10),
     });
   }
-  return out;
+  return out.sort((a, b) => a.role.localeCompare(b.role));
 }
+
+/**
+ * Sampled buckets that are not this process's own CPU work: idle, and native socket/pipe writes —
+ * on this 2-core machine a write wakes the peer process, which often preempts the writer, and the
+ * profiler charges that wait to `writeBuffer` (procfs CPU per task confirms it is not CPU).
+ */
+export const NOT_BUSY = new Set(["idle", "socket/pipe writes (native; mostly waiting after waking the peer)"]);

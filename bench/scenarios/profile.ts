@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
 import { type CpuBreakdown, summarizeCpuProfiles } from "../lib/cpu-profile.ts";
-import { cpuPerTask, cpuProbe } from "../lib/procfs.ts";
+import { childrenOf, cpuPerTask, cpuProbe } from "../lib/procfs.ts";
 import { BatonDriver, RawDriver } from "../lib/drivers.ts";
 import { median } from "../lib/histogram.ts";
 import { chainPlan } from "../lib/plans.ts";
-import { codeAgent, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
+import { codeAgent, ROOT, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
 import { batonHops, type CriticalPath, criticalPath, type Hop, rawHops, requestsOf, type Segment } from "../lib/wire-analysis.ts";
 import { startWireRecorder, type WireRecorder } from "../lib/wire-recorder.ts";
 import { startRawStack } from "../raw/stack.ts";
@@ -52,7 +52,7 @@ export interface ProfileResults {
   readonly validation: ValidationCost[];
   /** Validations (decode or encode) on the step's critical path, by process, and their estimated CPU. */
   readonly validationPerStep: { where: string; count: number; ms: number }[];
-  /** `node --cpu-prof` of every Baton process over `cpuTasks` 3-step tasks (warm-up included), and procfs CPU per task of the same run. */
+  /** V8 CPU profiles of every Baton process over `tasks` sequential 3-step tasks, and procfs CPU per task of the same window. */
   readonly cpu?: { tasks: number; profiles: CpuBreakdown[]; procfsPerTask: Record<string, number> };
 }
 
@@ -153,27 +153,46 @@ export async function runProfileScenario(
   };
 }
 
-/** Runs the Baton services under `node --cpu-prof` for `tasks` sequential 3-step tasks and summarizes the profiles. */
+/**
+ * Runs the Baton services with a bench preload (bench/lib/cpu-prof-preload.ts) that profiles on
+ * SIGUSR2, so the V8 profile covers exactly `tasks` sequential 3-step tasks after the warm-up;
+ * procfs CPU per task is read over the same window.
+ */
 async function profileCpu(tasks: number, warmup: number, log: (line: string) => void): Promise<ProfileResults["cpu"]> {
   const dir = mkdtempSync(join(tmpdir(), "baton-bench-cpuprof-"));
   const stack = await startBatonStack("cpuprof", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}`,
+    NODE_OPTIONS: `--import ${join(ROOT, "bench", "lib", "cpu-prof-preload.ts")}`,
+    BENCH_CPU_PROFILE_DIR: dir,
   });
   try {
     const driver = await BatonDriver.connect(stack.url, "c");
+    const roles = new Map<number, string>();
+    for (const p of stack.processes) {
+      const pid = p.child.pid;
+      if (pid === undefined) continue;
+      const role = p.label.replace(/-\d+$/, "");
+      roles.set(pid, role);
+      for (const child of childrenOf(pid)) roles.set(child, `${role} (child process: tool evaluator)`);
+    }
     const probe = cpuProbe([
       { role: "nats-server", pid: stack.nats.server.process.pid },
       ...stack.processes.map((p) => ({ role: p.label.replace(/-\d+$/, ""), pid: p.child.pid })),
     ]);
     for (let i = 0; i < warmup; i++) await driver.runPlan(chainPlan(3));
+    const signalAll = () => {
+      for (const pid of roles.keys()) process.kill(pid, "SIGUSR2");
+    };
+    signalAll();
+    await new Promise((r) => setTimeout(r, 200));
     const before = probe();
     for (let i = 0; i < tasks; i++) await driver.runPlan(chainPlan(3));
     const procfsPerTask = cpuPerTask(before, probe(), tasks);
+    signalAll();
+    await new Promise((r) => setTimeout(r, 1_000)); // profiles are written asynchronously
     await driver.close();
-    await stack.stop(); // the profiles are written as the processes exit
-    const profiles = summarizeCpuProfiles(dir);
-    log(`  cpu profiles: ${profiles.map((p) => `${p.entry} ${p.busyMs.toFixed(0)} ms busy`).join(", ")}`);
-    return { tasks: tasks + warmup, profiles, procfsPerTask };
+    const profiles = summarizeCpuProfiles(dir, roles);
+    log(`  cpu profiles: ${profiles.map((p) => `${p.role} ${(p.busyMs / tasks).toFixed(2)} ms/task`).join(", ")}`);
+    return { tasks, profiles, procfsPerTask };
   } finally {
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
