@@ -108,6 +108,12 @@ export class BudgetLedgers {
   }
 }
 
+/** True when a task has any budget limit (tokens, USD or wall time): only then is its ledger worth reading. */
+export function hasBudget(state: { budget?: TaskBudget | undefined }): boolean {
+  const b = state.budget;
+  return b !== undefined && (b.maxTokens !== undefined || b.maxCostUsd !== undefined || b.maxWallTimeMs !== undefined);
+}
+
 /** Which limit a ledger is over, in words; undefined when within every limit. */
 export function exceededReason(ledger: BudgetLedger, now: Date): string | undefined {
   if (ledger.exceeded) return ledger.exceeded;

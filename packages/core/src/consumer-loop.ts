@@ -1,5 +1,5 @@
 import type { ConsumerSpec } from "@baton/contracts";
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { backoffDelayMs, sleep } from "./backoff.ts";
@@ -81,10 +81,12 @@ export class ConsumerLoop {
 
   async #runSlot(slot: number): Promise<void> {
     const { spec, logger } = this.#options;
+    // Looked up once per slot (a consumer-info request), again only after an error.
+    let consumer: Consumer | undefined;
     while (!this.#stopping) {
       let batch: ConsumerMessages | undefined;
       try {
-        const consumer = await this.#js.consumers.get(spec.stream, spec.durable);
+        consumer ??= await this.#js.consumers.get(spec.stream, spec.durable);
         batch = await consumer.fetch({ max_messages: 1, expires: this.#options.pullExpiresMs ?? 5_000 });
         this.#batches.add(batch);
         if (this.#stopping) batch.stop();
@@ -97,6 +99,7 @@ export class ConsumerLoop {
         }
       } catch (error) {
         if (this.#stopping) break;
+        consumer = undefined;
         logger.warn({ err: error, slot, consumer: spec.durable }, "pull failed; retrying");
         await sleep(500, this.#abort.signal);
       } finally {

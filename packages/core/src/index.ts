@@ -33,6 +33,6 @@ export {
   type TracingOptions,
 } from "./tracing.ts";
 export { TaskStore, type Versioned } from "./task-store.ts";
-export { type BudgetGuard, BudgetLedgers, exceededReason, type Spend } from "./budget-ledger.ts";
+export { type BudgetGuard, BudgetLedgers, exceededReason, hasBudget, type Spend } from "./budget-ledger.ts";
 export { isWrongSequence } from "./kv-cas.ts";
 export { KvEffectLedger } from "./effect-ledger.ts";

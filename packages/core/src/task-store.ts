@@ -47,15 +47,18 @@ export class TaskStore {
 
   /**
    * Read–modify–write with compare-and-set, retried on conflict (up to 20 times).
-   * `change` returns the new value with any payload, or undefined for "no change".
+   * `change` (sync or async) returns the new value with any payload, or undefined for "no change".
    * @returns the change's payload, or undefined when the task is unknown or unchanged.
    * @throws TransientError when conflicts persist.
    */
-  async update<T extends { state: TaskState }>(taskId: string, change: (current: TaskState) => T | undefined): Promise<T | undefined> {
+  async update<T extends { state: TaskState }>(
+    taskId: string,
+    change: (current: TaskState) => T | undefined | Promise<T | undefined>,
+  ): Promise<T | undefined> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = await this.get(taskId);
       if (!current) return undefined;
-      const next = change(current.state);
+      const next = await change(current.state);
       if (!next) return undefined;
       try {
         await this.#kv.update(taskId, JSON.stringify(TaskState.parse(next.state)), current.revision);

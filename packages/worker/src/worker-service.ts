@@ -4,6 +4,7 @@ import {
   BudgetLedgers,
   ConsumerLoop,
   decodeJson,
+  hasBudget,
   KvEffectLedger,
   type Logger,
   publishMessage,
@@ -113,8 +114,10 @@ async function handleWork(
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
   const compensation = work.kind === "compensation";
-  // Task state and budget in parallel: two KV reads, one round trip of latency.
-  const [task, overBudget] = await Promise.all([runner.tasks.get(work.taskId), runner.ledgers.overBudget(work.taskId)]);
+  const task = await runner.tasks.get(work.taskId);
+  // The shared budget ledger is read only for a task with limits (a task state we could not
+  // read is treated as limited, to stay on the safe side).
+  const overBudget = !task || hasBudget(task.state) ? await runner.ledgers.overBudget(work.taskId) : undefined;
   if (task && task.state.status !== (compensation ? "compensating" : "running")) {
     // Cancelled, timed out or failed while this step waited in the stream: nothing to do.
     log.info({ task: task.state.status, kind: work.kind }, "step skipped: its task has ended");

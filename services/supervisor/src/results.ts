@@ -1,5 +1,5 @@
 import { StepResult } from "@baton/contracts";
-import { type BudgetLedgers, decodeJson, type ServiceContext } from "@baton/core";
+import { type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { DeadlineWatch } from "./control.ts";
@@ -29,9 +29,11 @@ export async function handleResult(
   const log = service.logger.child({ taskId: result.taskId, stepId: result.stepId });
   trace.getActiveSpan()?.setAttributes({ "baton.task.id": result.taskId, "baton.step.id": result.stepId });
   // Over budget: record this result but dispatch nothing more (the ledger is shared by every
-  // service, so spending anywhere stops the task everywhere).
-  const overBudget = await ledgers.overBudget(result.taskId);
-  const transition = await store.update(result.taskId, (state) => applyResult(state, result, new Date(), overBudget));
+  // service, so spending anywhere stops the task everywhere). A task without limits has nothing
+  // to read there.
+  const transition = await store.update(result.taskId, async (state) =>
+    applyResult(state, result, new Date(), hasBudget(state) ? await ledgers.overBudget(result.taskId) : undefined),
+  );
   if (transition) {
     if (transition.state.status === "running") deadlines?.arm(transition.state.taskId, transition.state.deadlineAt);
     await applyEffects(service.js, transition, log);
