@@ -68,15 +68,16 @@ const crashWorker = defineTool({
   name: "crash_worker",
   description: "SIGKILLs the worker process running it (a poison pill that takes its worker down).",
   input: z.object({}),
-  timeoutMs: 1_000,
+  timeoutMs: 5_000,
   riskTier: "compute",
   idempotent: true,
   async execute() {
+    // A moment first, so the step's `step.started` event (written to the connection without
+    // waiting for its ack) leaves the process: every delivery shows in BATON_EVENTS.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     process.kill(process.pid, "SIGKILL");
     return {};
   },
 });
 
-runMain(() =>
-  runWorkerService({ agent: "data", env: loadConfig(WorkerEnv), tools: [recordEffect, sleepMs, alwaysFail, crashWorker] }),
-);
+runMain(() => runWorkerService({ agent: "data", env: loadConfig(WorkerEnv), tools: [recordEffect, sleepMs, alwaysFail, crashWorker] }));

@@ -36,3 +36,4 @@ export { TaskStore, type Versioned } from "./task-store.ts";
 export { type BudgetGuard, BudgetLedgers, exceededReason, hasBudget, type Spend } from "./budget-ledger.ts";
 export { isWrongSequence } from "./kv-cas.ts";
 export { KvEffectLedger } from "./effect-ledger.ts";
+export { outcomeStored } from "./outcomes.ts";

@@ -1,14 +1,14 @@
 import { addUsage, StepWork, SynthesisRequest, subjects, TaskFailed, type TaskState, ZERO_USAGE } from "@baton/contracts";
-import { type Logger, publishMessage, publishTaskEvent } from "@baton/core";
+import { type Logger, outcomeStored, publishMessage, publishTaskEvent } from "@baton/core";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { stepOutcomes, type Transition } from "./task-machine.ts";
 
 /**
  * Carries out a stored transition: publishes work, the synthesis request or the failure
  * outcome, and the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
- * replaying a transition after a crash cannot dispatch a step or end a task twice.
+ * replaying a transition after a crash (`replay`) cannot dispatch a step or end a task twice.
  */
-export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger): Promise<void> {
+export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger, options: { replay?: boolean } = {}): Promise<void> {
   const { state } = t;
   // `step.dispatched` goes out before the work itself, so no client sees a worker's
   // `step.started` ahead of it; every other event follows the publishes it reports.
@@ -40,7 +40,8 @@ export async function applyEffects(js: JetStreamClient, t: Transition, logger: L
       { msgId: `synth-${state.taskId}`, template: "synthesis.{taskId}" },
     );
   }
-  if (t.fail) await publishFailure(js, state);
+  // A replay (after a redelivery) republishes the failure outcome only if it is not stored yet.
+  if (t.fail && !(options.replay && (await outcomeStored(js, state.taskId)))) await publishFailure(js, state);
   for (const event of t.events) {
     if (event.type === "step.dispatched") continue;
     // The failure event carries the task's usage, like the outcome.

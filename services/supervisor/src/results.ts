@@ -47,7 +47,7 @@ export async function handleResult(
   }
   if (msg.info.deliveryCount > 1) {
     log.warn("redelivered result: replaying pending effects");
-    await applyEffects(service.js, pendingEffects(current.state), log);
+    await applyEffects(service.js, pendingEffects(current.state), log, { replay: true });
   } else {
     log.info({ attempt: result.attempt, task: current.state.status }, "duplicate or stale result ignored");
   }

@@ -102,7 +102,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     if (existing && redelivered) {
       // Our own earlier attempt stored the task and then crashed: finish its side effects.
       log.warn("redelivered submission: replaying pending effects");
-      await applyEffects(js, pendingEffects(existing.state), log);
+      await applyEffects(js, pendingEffects(existing.state), log, { replay: true });
       return;
     }
     if (existing || !redelivered) {
@@ -126,7 +126,11 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     budget,
     ...(planningUsage ? { planningUsage } : {}),
   });
-  if (!(await store.create(state))) {
+  // The task is stored with its first steps already marked dispatched — one atomic write — so a
+  // crash right after it leaves a state whose pending effects a redelivery replays (a task
+  // stored with every step pending and then a crash would wait for its deadline).
+  const transition = startTask(state, now);
+  if (!(await store.create(transition.state))) {
     log.info("task created concurrently by another delivery; leaving it to that one");
     return;
   }
@@ -137,9 +141,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     { type: "planned", taskId, source, steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })) },
     log,
   );
-  const transition = startTask(state, now);
-  const stored = await store.update(taskId, () => transition);
-  if (stored) await applyEffects(js, stored, log);
+  await applyEffects(js, transition, log);
 }
 
 type Planned =

@@ -4,6 +4,7 @@ import {
   type BudgetLedgers,
   decodeJson,
   type Logger,
+  outcomeStored,
   publishMessage,
   publishTaskEvent,
   type ServiceContext,
@@ -43,6 +44,20 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
   const request = decoded.value;
   const log = service.logger.child({ taskId: request.taskId });
   trace.getActiveSpan()?.setAttribute("baton.task.id", request.taskId);
+  if (msg.info.deliveryCount > 1 && (await outcomeStored(service.js, request.taskId))) {
+    // An earlier delivery published the outcome and died before acking: finish its bookkeeping
+    // without writing or publishing the answer again (subscribers would get it twice).
+    log.warn("redelivered synthesis request: outcome already published");
+    const now = new Date().toISOString();
+    const marked = await deps.store.update(request.taskId, (state) =>
+      state.status === "synthesizing" ? { state: { ...state, status: "completed" as const, finishedAt: now } } : undefined,
+    );
+    if (marked) {
+      const durationMs = Date.now() - Date.parse(request.acceptedAt);
+      await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs }, log);
+    }
+    return;
+  }
   let stepsUsage = request.steps.reduce((sum, s) => addUsage(sum, s.usage), request.planningUsage ?? ZERO_USAGE);
   let answer: string;
   try {

@@ -32,6 +32,8 @@ export class ChaosClient {
   /** Outcome messages that did not parse (a contract violation), with their subject. */
   readonly invalid: string[] = [];
   readonly #subs: Subscription[];
+  readonly #outcomeHooks = new Map<string, (outcome: Outcome) => void>();
+  readonly #eventWaiters = new Set<{ predicate: (e: EventRecord) => boolean; resolve: (e: EventRecord | undefined) => void }>();
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager) {
     this.nc = nc;
@@ -45,12 +47,27 @@ export class ChaosClient {
         return;
       }
       const list = this.core.get(taskId) ?? [];
-      list.push({ status, value: parsed.data } as Outcome);
+      const outcome = { status, value: parsed.data } as Outcome;
+      list.push(outcome);
       this.core.set(taskId, list);
+      const hook = this.#outcomeHooks.get(taskId);
+      this.#outcomeHooks.delete(taskId);
+      hook?.(outcome);
     };
     this.#subs = [
       nc.subscribe(subjects.completedAll, { callback: record("completed") }),
       nc.subscribe(subjects.failedAll, { callback: record("failed") }),
+      nc.subscribe(subjects.eventsAll, {
+        callback: (_err, msg) => {
+          if (this.#eventWaiters.size === 0) return;
+          const event = msg.json<EventRecord>();
+          for (const w of this.#eventWaiters) {
+            if (!w.predicate(event)) continue;
+            this.#eventWaiters.delete(w);
+            w.resolve(event);
+          }
+        },
+      }),
     ];
   }
 
@@ -60,6 +77,36 @@ export class ChaosClient {
     const client = new ChaosClient(nc, await jetstreamManager(nc));
     await nc.flush();
     return client;
+  }
+
+  /**
+   * Calls `hook` synchronously, inside the subscription's callback, when the task's first outcome
+   * message arrives — e.g. to SIGKILL its publisher before that one gets further.
+   */
+  onFirstOutcome(taskId: string, hook: (outcome: Outcome) => void): void {
+    this.#outcomeHooks.set(taskId, hook);
+  }
+
+  /**
+   * Resolves with the next lifecycle event matching `predicate` as it is published (core
+   * subscription), or undefined after `timeoutMs`. Used to time a kill to a moment when the
+   * victim is handling a message.
+   */
+  nextEvent(predicate: (e: EventRecord) => boolean, timeoutMs: number): Promise<EventRecord | undefined> {
+    return new Promise((resolve) => {
+      const waiter = {
+        predicate,
+        resolve: (e: EventRecord | undefined) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#eventWaiters.delete(waiter);
+        resolve(undefined);
+      }, timeoutMs);
+      this.#eventWaiters.add(waiter);
+    });
   }
 
   /** Publishes a submission through JetStream, retried until acked (msgId `submit-<taskId>`). */
@@ -84,10 +131,16 @@ export class ChaosClient {
 
   /**
    * Waits until every task has an outcome (seen on the core subscription or stored in the
-   * stream). @returns the taskIds still without one when `timeoutMs` ran out.
+   * stream). `stuck` (checked every 5 s) may name tasks known never to finish, not waited for.
+   * @returns the taskIds still without one when `timeoutMs` ran out (or known stuck).
    */
-  async waitForOutcomes(taskIds: readonly string[], timeoutMs: number): Promise<string[]> {
+  async waitForOutcomes(
+    taskIds: readonly string[],
+    timeoutMs: number,
+    stuck?: (missing: readonly string[]) => Promise<readonly string[]>,
+  ): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
+    let nextStuckCheck = Date.now() + 5_000;
     for (;;) {
       let missing = taskIds.filter((t) => !this.core.has(t));
       if (missing.length > 0) {
@@ -99,6 +152,11 @@ export class ChaosClient {
         }
       }
       if (missing.length === 0 || Date.now() > deadline) return missing;
+      if (stuck && Date.now() > nextStuckCheck) {
+        nextStuckCheck = Date.now() + 5_000;
+        const known = new Set(await stuck(missing).catch(() => []));
+        if (missing.every((t) => known.has(t))) return missing;
+      }
       await sleep(250);
     }
   }

@@ -103,7 +103,11 @@ function spawnChaosProcess(role: ChaosRole, label: string, env: Record<string, s
           if (!waiters.has(waiter)) return;
           clearTimeout(timer);
           waiters.delete(waiter);
-          reject(new Error(`${label} exited (${exit.signal ?? exit.code}) before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`));
+          reject(
+            new Error(
+              `${label} exited (${exit.signal ?? exit.code}) before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`,
+            ),
+          );
         });
       });
     },

@@ -1,4 +1,5 @@
-import { OUTCOMES_STREAM } from "@baton/contracts";
+import { KV_BUCKETS, OUTCOMES_STREAM } from "@baton/contracts";
+import { openKv } from "@baton/core";
 import type { Kill } from "./killer.ts";
 import {
   type ChaosClient,
@@ -28,6 +29,8 @@ export interface ChaosCounts {
   failedBy: Record<string, number>;
   /** Outcome messages seen on the core subscription (1 per task when all is well). */
   coreOutcomeMessages: number;
+  /** Outcome messages beyond the first per task on the core subscription. */
+  duplicateOutcomeMessages: number;
   /** Tasks whose outcome the core subscription never saw (only while the server was down). */
   coreMissed: number;
   /** Tasks with exactly one outcome stored in BATON_OUTCOMES. */
@@ -52,6 +55,13 @@ export interface ChaosReport {
   readonly counts: ChaosCounts;
   /** Broken invariants, one line each (the test asserts this list is empty). */
   readonly violations: string[];
+  /**
+   * Occurrences of known, reported service bugs ({@link KNOWN_BUG_DUPLICATE_COMPLETED},
+   * {@link KNOWN_BUG_UNSTARTED_TASK}),
+   * kept apart from `violations` so the suite keeps guarding everything else; with
+   * CHAOS_STRICT (the default) they count as violations.
+   */
+  readonly knownBugs: string[];
   /** The stored outcome of each task (the first one if, wrongly, there are several). */
   readonly outcomes: Map<string, Outcome>;
   readonly events: EventRecord[];
@@ -77,10 +87,55 @@ export interface AnalyzeOptions {
    * Whether a failed task is acceptable in this scenario: return the reason, or undefined when
    * the failure is a violation. Default: no failure is acceptable.
    */
-  readonly allowFailure?: (failure: ChaosReport["failures"][number], report: Omit<ChaosReport, "violations" | "counts">) => string | undefined;
+  readonly allowFailure?: (
+    failure: ChaosReport["failures"][number],
+    report: Omit<ChaosReport, "violations" | "knownBugs" | "counts">,
+  ) => string | undefined;
   /** Process exits the scenario causes on purpose (a crash pill), by service label prefix. */
   readonly expectedCrashes?: number;
 }
+
+/**
+ * Known bug: when the synthesizer dies after publishing `tasks.completed.<taskId>` but before
+ * acking the synthesis request, the request is redelivered (after the synthesizer consumer's
+ * 60 s ack_wait) and the outcome is published again. BATON_OUTCOMES drops the repeat (same
+ * Nats-Msg-Id within the 2-minute duplicate window), but every core subscriber to
+ * `tasks.completed.*` receives a second outcome message, with different timings.
+ */
+export const KNOWN_BUG_DUPLICATE_COMPLETED = "synthesizer republishes tasks.completed after a kill between publish and ack";
+
+/**
+ * Known bug: when the supervisor dies after storing a new task's state (every step `pending`)
+ * but before the second write that dispatches its first steps, the redelivered submission
+ * (30 s later) finds the task and only "replays pending effects" — which dispatch steps already
+ * marked `dispatched`, and there are none. The task stays `running` with nothing in flight
+ * until its deadline (TASK_TIMEOUT_MS, 10 minutes by default) fails it.
+ */
+export const KNOWN_BUG_UNSTARTED_TASK = "task stored but never started when the supervisor dies between create and dispatch";
+
+/**
+ * Whether a task without an outcome shows {@link KNOWN_BUG_UNSTARTED_TASK}: running in KV with
+ * every step pending, after a supervisor replayed its redelivered submission. Such a task will
+ * not move before its deadline.
+ */
+export async function isUnstartedTask(client: ChaosClient, stack: ChaosStack, taskId: string): Promise<boolean> {
+  const replayed = stack.supervisor
+    .allLogs()
+    .some((l) => l.taskId === taskId && l.msg === "redelivered submission: replaying pending effects");
+  if (!replayed) return false;
+  const kv = await openKv(client.nc, KV_BUCKETS.tasks);
+  const entry = await kv.get(taskId);
+  if (entry?.operation !== "PUT") return false;
+  const state = entry.json<{ status: string; steps: Record<string, { status: string }> }>();
+  return state.status === "running" && Object.values(state.steps).every((step) => step.status === "pending");
+}
+
+/**
+ * Known bugs count as violations unless CHAOS_STRICT=0. Both bugs the suite found (a task stored
+ * but never started after a supervisor kill; a duplicate tasks.completed after a synthesizer
+ * kill) are fixed, so the default is strict.
+ */
+export const CHAOS_STRICT = process.env.CHAOS_STRICT !== "0";
 
 /** The failing step's own error code (the task's error is `STEP_FAILED` wrapping it). */
 export function rootErrorCode(outcome: Outcome): string {
@@ -99,6 +154,8 @@ export function rootErrorCode(outcome: Outcome): string {
 export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> {
   const { client, stack, taskIds } = options;
   const violations: string[] = [];
+  const knownBugs: string[] = [];
+  const synthesizerKilled = options.kills.some((k) => k.label === "synthesizer");
   const stored = await client.storedOutcomes(taskIds);
   const events = (await readEvents(client)).filter((e) => taskIds.includes(e.taskId));
   const effects = readEffects(stack.effectsFile);
@@ -106,7 +163,11 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
   const deadLetters = (await readDeadLetters(client)).filter((d) => d.taskId !== undefined && taskIds.includes(d.taskId));
   const streamInfo = await client.jsm.streams.info(OUTCOMES_STREAM.name);
 
-  for (const taskId of options.missing) violations.push(`task ${taskId}: no outcome at all (lost or hung)`);
+  for (const taskId of options.missing) {
+    const line = `task ${taskId}: no outcome at all (lost or hung); ${await describeTask(client, stack, taskId)}`;
+    if (!CHAOS_STRICT && (await isUnstartedTask(client, stack, taskId))) knownBugs.push(`KNOWN BUG (${KNOWN_BUG_UNSTARTED_TASK}): ${line}`);
+    else violations.push(line);
+  }
   const outcomes = new Map<string, Outcome>();
   let coreOutcomeMessages = 0;
   let coreMissed = 0;
@@ -119,9 +180,11 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
       violations.push(`task ${taskId}: ${kept.length} outcomes stored in BATON_OUTCOMES (${kept.map((o) => o.status).join(", ")})`);
     }
     if (core.length > 1) {
-      violations.push(
-        `task ${taskId}: ${core.length} outcome messages on tasks.completed/failed (${core.map((o) => `${o.status}@${o.value.timings.finishedAt}`).join(", ")})`,
-      );
+      const line = `task ${taskId}: ${core.length} outcome messages on tasks.completed/failed (${core.map((o) => `${o.status}@${o.value.timings.finishedAt}`).join(", ")})`;
+      const knownBug =
+        synthesizerKilled && kept.length === 1 && kept[0]?.status === "completed" && core.every((o) => o.status === "completed");
+      if (knownBug && !CHAOS_STRICT) knownBugs.push(`KNOWN BUG (${KNOWN_BUG_DUPLICATE_COMPLETED}): ${line}`);
+      else violations.push(line);
     }
     if (core.length === 0 && kept.length > 0) {
       coreMissed++;
@@ -197,6 +260,7 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
     failed: failures.length,
     failedBy,
     coreOutcomeMessages,
+    duplicateOutcomeMessages: taskIds.reduce((sum, t) => sum + Math.max(0, (client.core.get(t)?.length ?? 0) - 1), 0),
     coreMissed,
     storedOutcomes: [...stored.values()].filter((l) => l.length === 1).length,
     effectsRun,
@@ -207,11 +271,36 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
     crashes: crashes.length,
     seconds: Math.round((Date.now() - options.startedAt) / 100) / 10,
   };
-  return { counts, violations, ...partial };
+  return { counts, violations, knownBugs, ...partial };
+}
+
+/** A stuck task's state in KV and what the services logged about it, for the violation message. */
+async function describeTask(client: ChaosClient, stack: ChaosStack, taskId: string): Promise<string> {
+  let state = "no state in KV";
+  try {
+    const kv = await openKv(client.nc, KV_BUCKETS.tasks);
+    const entry = await kv.get(taskId);
+    if (entry?.operation === "PUT") {
+      const value = entry.json<{ status: string; steps: Record<string, { status: string; attempt: number }> }>();
+      state = `state ${value.status}, steps ${Object.entries(value.steps)
+        .map(([id, s]) => `${id}:${s.status}#${s.attempt}`)
+        .join(" ")} (KV revision ${entry.revision})`;
+    }
+  } catch (error) {
+    state = `KV unreadable: ${String(error)}`;
+  }
+  const logs = stack.services.flatMap((s) =>
+    s.generations.flatMap((g) =>
+      g.logs
+        .filter((l) => l.taskId === taskId)
+        .map((l) => `${g.label} ${typeof l.time === "string" ? l.time : ""} ${typeof l.msg === "string" ? l.msg : ""}`),
+    ),
+  );
+  return `${state}; logs: ${logs.join(" | ") || "none"}`;
 }
 
 /** Prints the counts as a table (vitest shows the console output). */
-export function printCounts(counts: ChaosCounts, extra: Record<string, string | number> = {}): void {
+export function printCounts(counts: ChaosCounts, extra: Record<string, string | number> = {}, notes: readonly string[] = []): void {
   const failedBy = Object.entries(counts.failedBy)
     .map(([code, n]) => `${code}: ${n}`)
     .join(", ");
@@ -223,6 +312,7 @@ export function printCounts(counts: ChaosCounts, extra: Record<string, string | 
     ["outcomes completed", counts.completed],
     ["outcomes failed", `${counts.failed}${failedBy ? ` (${failedBy})` : ""}`],
     ["outcome messages seen (core)", counts.coreOutcomeMessages],
+    ["duplicate outcome messages (core)", counts.duplicateOutcomeMessages],
     ["outcomes missed by core sub", counts.coreMissed],
     ["tasks with exactly 1 stored outcome", counts.storedOutcomes],
     ["effects run (EFFECTS_FILE lines)", counts.effectsRun],
@@ -230,13 +320,14 @@ export function printCounts(counts: ChaosCounts, extra: Record<string, string | 
     ["replayed effects", counts.replayedEffects],
     ["in-doubt effect claims", counts.inDoubtClaims],
     ["dead letters (BATON_DLQ)", counts.deadLetters],
-    ["unexpected process exits", counts.crashes],
+    ["process exits not caused by the test", counts.crashes],
     ...Object.entries(extra),
     ["duration (s)", counts.seconds],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
-  console.log(`\n== chaos: ${counts.scenario}\n${lines.join("\n")}\n`);
+  const noteLines = notes.map((n) => `  !! ${n}`);
+  console.log(`\n== chaos: ${counts.scenario}\n${[...lines, ...noteLines].join("\n")}\n`);
 }
 
 /**
