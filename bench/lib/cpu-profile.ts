@@ -24,6 +24,7 @@ function categoryOf(fn: string, url: string): string {
   if (fn === "(idle)") return "idle";
   if (fn === "(garbage collector)") return "garbage collection";
   if (fn === "(program)") return "V8/native (program)";
+  if (url === "node:inspector") return "profiler overhead (inspector)";
   if (fn === "writeBuffer" || fn === "writeUtf8String" || fn === "writev" || fn === "writeLatin1String")
     return "socket/pipe writes (native; mostly waiting after waking the peer)";
   if (fn === "structuredClone") return "structuredClone (task state copy)";
@@ -97,4 +98,8 @@ export function summarizeCpuProfiles(dir: string, roles: ReadonlyMap<number, str
  * on this 2-core machine a write wakes the peer process, which often preempts the writer, and the
  * profiler charges that wait to `writeBuffer` (procfs CPU per task confirms it is not CPU).
  */
-export const NOT_BUSY = new Set(["idle", "socket/pipe writes (native; mostly waiting after waking the peer)"]);
+export const NOT_BUSY = new Set([
+  "idle",
+  "socket/pipe writes (native; mostly waiting after waking the peer)",
+  "profiler overhead (inspector)",
+]);

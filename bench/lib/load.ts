@@ -62,8 +62,17 @@ export interface PatternResults {
   readonly throughputTasks: number;
   /** CPU ms per 3-step task by process (procfs), at concurrency 1 and under the throughput load; sums over all runs. */
   readonly cpu?: { sequential: Record<string, number>; loaded: Record<string, number> };
+  /** How long the stack's processes took to become quiet after start (before the warm-up), in ms. */
+  readonly settledMs?: number;
   /** Per-run values, for the spread. */
-  readonly perRun: { chain1P50: number[]; chain3P50: number[]; fanoutP50: number[]; throughput: number[] };
+  readonly perRun: {
+    chain1P50: number[];
+    chain3P50: number[];
+    chain1P99: number[];
+    chain3P99: number[];
+    fanoutP50: number[];
+    throughput: number[];
+  };
 }
 
 /** Warm-up (discarded), then `runs` rounds of: chain1 latency, chain3 latency, fan-out latency, chain3 throughput. */
@@ -124,6 +133,8 @@ export async function measurePatterns(
     perRun: {
       chain1P50: chain1.map((s) => s.p50),
       chain3P50: chain3.map((s) => s.p50),
+      chain1P99: chain1.map((s) => s.p99),
+      chain3P99: chain3.map((s) => s.p99),
       fanoutP50: fanout.map((s) => s.p50),
       throughput: throughput.map((t) => t.perSecond),
     },

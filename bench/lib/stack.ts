@@ -8,6 +8,7 @@ import { gunzipSync } from "node:zlib";
 import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { cpuPerTask, cpuProbe, loadSnapshot, serviceRoles } from "./procfs.ts";
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -140,6 +141,26 @@ export async function waitForPullers(
   }
 }
 
+/**
+ * Waits until this bench's processes are quiet: watched for at least 3 s, then under 15 % of one
+ * core for two 500 ms windows in a row (at most `maxMs`). Freshly started services are not idle
+ * at once — the code agent's expression-evaluator child process often spends seconds (sometimes
+ * tens of seconds) in back-to-back garbage collections after loading mathjs — and on 2 cores that
+ * would distort the first measurements.
+ * @returns how long it took, in ms.
+ */
+export async function settle(maxMs = 30_000, minMs = 3_000): Promise<number> {
+  const started = performance.now();
+  let quiet = 0;
+  while ((quiet < 2 || performance.now() - started < minMs) && performance.now() - started < maxMs) {
+    const before = loadSnapshot();
+    await sleep(500);
+    const after = loadSnapshot();
+    quiet = (after.treeMs - before.treeMs) / (after.at - before.at) < 0.15 ? quiet + 1 : 0;
+  }
+  return performance.now() - started;
+}
+
 /** A management connection to a bench nats-server. */
 export async function managerFor(url: string): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
   const nc = await connect({ servers: url, name: "bench-manager" });
@@ -203,6 +224,10 @@ export interface BatonStack {
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   readonly processes: NodeProcess[];
+  /** How long the processes took to become quiet after they were ready (see {@link settle}), in ms. */
+  readonly settledMs: number;
+  /** CPU ms each role used while settling. */
+  readonly settleCpu: Record<string, number>;
   /** Starts `replicas` more processes of a service and waits until all its pull slots (old and new) are open. */
   add(spec: ServiceSpec, replicas?: number, env?: Record<string, string>): Promise<NodeProcess[]>;
   stop(): Promise<void>;
@@ -243,19 +268,22 @@ export async function startBatonStack(
     const alive = processes.filter((p) => specOf.get(p) === spec.label && !p.done).length;
     return spec.pulls.map((p) => ({ ...p, waiting: p.waiting * alive }));
   };
-  const stack: BatonStack = {
+  const stack = {
+    settledMs: 0,
+    settleCpu: {} as Record<string, number>,
     nats,
     url: nats.url,
     nc,
     jsm,
     processes,
-    async add(spec, replicas = 1, extra = {}) {
+    async add(spec: ServiceSpec, replicas = 1, extra: Record<string, string> = {}) {
       const started = launch(spec, replicas, extra);
       await waitForPullers(
         jsm,
         readiness(spec),
         processes.filter((p) => !p.done),
       );
+      await settle();
       return started;
     },
     async stop() {
@@ -263,7 +291,7 @@ export async function startBatonStack(
       await nc.close();
       await nats.stop();
     },
-  };
+  } satisfies BatonStack;
   try {
     for (const s of services) launch(s.spec, s.replicas ?? 1, {});
     await waitForPullers(
@@ -271,6 +299,10 @@ export async function startBatonStack(
       services.flatMap((s) => readiness(s.spec)),
       processes,
     );
+    const probe = cpuProbe(serviceRoles(processes));
+    const before = probe();
+    stack.settledMs = await settle();
+    stack.settleCpu = cpuPerTask(before, probe(), 1);
   } catch (error) {
     await stack.stop();
     throw error;

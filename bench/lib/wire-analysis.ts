@@ -143,15 +143,16 @@ export function criticalPath(recorder: WireRecorder, requests: readonly WireRequ
     );
     if (!delivery) return undefined;
     if (prevDelivery) {
-      const inside = requests.filter((r) => r.conn === publish.conn && r.t >= prevDelivery.t && r.t < publish.t);
-      const ms = publish.t - prevDelivery.t;
+      const start = prevDelivery.t;
+      const inside = requests.filter((r) => r.conn === publish.conn && r.t >= start && r.t < publish.t);
+      const ms = publish.t - start;
       segments.push({
         kind: "process",
         role: roleOf(recorder, publish.conn),
         hop: i,
         ms,
         requests: inside.map(asSegmentRequest),
-        cpuMs: ms - covered(inside, prevDelivery.t, publish.t),
+        cpuMs: ms - covered(inside, start, publish.t),
       });
     }
     segments.push({

@@ -52,7 +52,10 @@ class ProtocolParser {
       const space = line.indexOf(" ");
       const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
       if (verb === "PUB" || verb === "HPUB" || verb === "MSG" || verb === "HMSG") {
-        const args = line.slice(space + 1).split(" ").filter(Boolean);
+        const args = line
+          .slice(space + 1)
+          .split(" ")
+          .filter(Boolean);
         const total = Number(args.at(-1));
         const headerBytes = verb.startsWith("H") ? Number(args.at(-2)) : 0;
         const end = eol + 2 + total;
@@ -91,9 +94,9 @@ export async function startWireRecorder(upstreamUrl: string): Promise<WireRecord
   const server = createServer((client) => {
     const conn = ++nextConn;
     client.setNoDelay(true);
-    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
-    server.setNoDelay(true);
-    sockets.add(client).add(server);
+    const nats = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    nats.setNoDelay(true);
+    sockets.add(client).add(nats);
     const record = (dir: "out" | "in") => (verb: string, args: string[], headers: string, payload: string, line: string) => {
       if (verb === "CONNECT") {
         try {
@@ -115,23 +118,23 @@ export async function startWireRecorder(upstreamUrl: string): Promise<WireRecord
     const out = new ProtocolParser(record("out"));
     const inn = new ProtocolParser(record("in"));
     client.on("data", (chunk: Buffer) => {
-      server.write(chunk);
+      nats.write(chunk);
       now = performance.now();
       out.feed(chunk);
     });
-    server.on("data", (chunk: Buffer) => {
+    nats.on("data", (chunk: Buffer) => {
       client.write(chunk);
       now = performance.now();
       inn.feed(chunk);
     });
     const close = () => {
       client.destroy();
-      server.destroy();
+      nats.destroy();
       sockets.delete(client);
-      sockets.delete(server);
+      sockets.delete(nats);
     };
     client.on("error", close).on("close", close);
-    server.on("error", close).on("close", close);
+    nats.on("error", close).on("close", close);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();

@@ -1,10 +1,21 @@
-import { managerFor, type NodeProcess, type BenchNats, spawnNode, startNats, waitForPullers, WORKER_CONCURRENCY } from "../lib/stack.ts";
+import {
+  type BenchNats,
+  managerFor,
+  type NodeProcess,
+  settle,
+  spawnNode,
+  startNats,
+  waitForPullers,
+  WORKER_CONCURRENCY,
+} from "../lib/stack.ts";
 import { provisionRaw, RAW } from "./protocol.ts";
 
 /** The raw baseline's processes: a private nats-server, the raw supervisor and the raw worker (same slot counts as Baton's defaults). */
 export interface RawStack {
   readonly nats: BenchNats;
   readonly processes: NodeProcess[];
+  /** How long the processes took to become quiet after they were ready, in ms. */
+  readonly settledMs: number;
   stop(): Promise<void>;
 }
 
@@ -46,5 +57,5 @@ export async function startRawStack(options: { natsUrlFor?: (url: string) => Pro
     await stop();
     throw error;
   }
-  return { nats, processes, stop };
+  return { nats, processes, settledMs: await settle(), stop };
 }

@@ -14,7 +14,10 @@ interface Task {
   outputs: unknown[];
 }
 
-const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222", name: process.env.SERVICE_INSTANCE_ID ?? "raw-supervisor" });
+const nc = await connect({
+  servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+  name: process.env.SERVICE_INSTANCE_ID ?? "raw-supervisor",
+});
 const js = jetstream(nc);
 const tasks = new Map<string, Task>();
 const slots = Number(process.env.SUPERVISOR_CONCURRENCY ?? 8);

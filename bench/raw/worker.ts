@@ -3,7 +3,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pullLoop, RAW, type RawResult, type RawWork } from "./protocol.ts";
 
-const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222", name: process.env.SERVICE_INSTANCE_ID ?? "raw-worker" });
+const nc = await connect({
+  servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+  name: process.env.SERVICE_INSTANCE_ID ?? "raw-worker",
+});
 const js = jetstream(nc);
 let stopping = false;
 process.once("SIGTERM", () => {

@@ -1,7 +1,7 @@
 import { BatonDriver } from "../lib/drivers.ts";
 import { summarize, type LatencySummary } from "../lib/histogram.ts";
 import { type LoadConfig, measurePatterns, type PatternResults } from "../lib/load.ts";
-import { cpuProbe } from "../lib/procfs.ts";
+import { cpuProbe, serviceRoles } from "../lib/procfs.ts";
 import { codeAgent, type OtlpSink, startBatonStack, startOtlpSink, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
 
 /** Baton's pattern figures plus what the run observed about itself. */
@@ -9,6 +9,8 @@ export interface BatonResults extends PatternResults {
   readonly tracing: boolean;
   /** Duration of the zero-latency tool call as the worker reported it (all measured tasks of the latency runs). */
   readonly tool: LatencySummary;
+  /** CPU ms per process while the stack settled after start. */
+  readonly settleCpu: Record<string, number>;
   /** What the OTLP sink received (tracing on only). */
   readonly export?: { requests: number; spans: number; bytes: number };
 }
@@ -25,15 +27,28 @@ export async function runBatonScenario(config: LoadConfig, tracing: boolean, log
     sink = await startOtlpSink();
     env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   }
-  const stack = await startBatonStack(tracing ? "baton-traced" : "baton", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], env);
+  const stack = await startBatonStack(
+    tracing ? "baton-traced" : "baton",
+    [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }],
+    env,
+  );
   const driver = await BatonDriver.connect(stack.url, tracing ? "bt" : "b");
   try {
     const probe = cpuProbe([
-      { role: "nats-server", pid: stack.nats.server.process.pid },
-      ...stack.processes.map((p) => ({ role: p.label.replace(/-\d+$/, ""), pid: p.child.pid })),
-      { role: tracing ? "bench (client + OTLP sink)" : "bench (client)", pid: process.pid },
+      { role: "nats-server", pid: stack.nats.server.process.pid, withChildren: false },
+      ...serviceRoles(stack.processes),
+      { role: tracing ? "bench (client + OTLP sink)" : "bench (client)", pid: process.pid, withChildren: false },
     ]);
-    const results = await measurePatterns(driver, config, log, probe);
+    log(
+      `  processes quiet ${(stack.settledMs / 1_000).toFixed(1)} s after start (CPU meanwhile: ${Object.entries(stack.settleCpu)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+        .join(", ")})`,
+    );
+    const results = {
+      ...(await measurePatterns(driver, config, log, probe)),
+      settledMs: stack.settledMs,
+      settleCpu: stack.settleCpu,
+    };
     await new Promise((r) => setTimeout(r, tracing ? 1_500 : 0)); // the batch span processors flush every 500 ms
     return {
       ...results,

@@ -4,12 +4,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
 import { type CpuBreakdown, summarizeCpuProfiles } from "../lib/cpu-profile.ts";
-import { childrenOf, cpuPerTask, cpuProbe } from "../lib/procfs.ts";
+import { childrenOf, cpuPerTask, cpuProbe, serviceRoles } from "../lib/procfs.ts";
 import { BatonDriver, RawDriver } from "../lib/drivers.ts";
 import { median } from "../lib/histogram.ts";
-import { chainPlan } from "../lib/plans.ts";
-import { codeAgent, ROOT, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
-import { batonHops, type CriticalPath, criticalPath, type Hop, rawHops, requestsOf, type Segment } from "../lib/wire-analysis.ts";
+import { chainPlan, fanoutPlan } from "../lib/plans.ts";
+import { type BatonStack, codeAgent, ROOT, settle, startBatonStack, SUPERVISOR, SYNTHESIZER } from "../lib/stack.ts";
+import {
+  batonHops,
+  type CriticalPath,
+  criticalPath,
+  type Hop,
+  rawHops,
+  requestsOf,
+  roleOf,
+  type Segment,
+  type WireRequest,
+} from "../lib/wire-analysis.ts";
 import { startWireRecorder, type WireRecorder } from "../lib/wire-recorder.ts";
 import { startRawStack } from "../raw/stack.ts";
 
@@ -52,8 +62,18 @@ export interface ProfileResults {
   readonly validation: ValidationCost[];
   /** Validations (decode or encode) on the step's critical path, by process, and their estimated CPU. */
   readonly validationPerStep: { where: string; count: number; ms: number }[];
+  /**
+   * CPU ms per task of the code agent's expression-evaluator child process while the wire profile
+   * and the CPU profile were recorded (normally ~0.5; far more means a garbage-collection storm
+   * that survived one settle-and-retry).
+   */
+  readonly evaluatorMsPerTask: { wire?: number; cpu?: number };
+  /** Client → server operations per sequential 3-step task (every process, recorded window / tasks), by kind. */
+  readonly opsPerTask: { what: string; baton: number; raw: number }[];
+  /** Operations one fan-out task (16 → 1) causes, by process and kind (median over the profiled fan-out tasks). */
+  readonly fanout: FanoutSummary;
   /** V8 CPU profiles of every Baton process over `tasks` sequential 3-step tasks, and procfs CPU per task of the same window. */
-  readonly cpu?: { tasks: number; profiles: CpuBreakdown[]; procfsPerTask: Record<string, number> };
+  readonly cpu?: { tasks: number; profiles: CpuBreakdown[]; procfsPerTask: Record<string, number>; evaluatorMsPerTask: number };
 }
 
 const BATON_HOP_NAMES = ["submit", "work s1", "result s1", "work s2", "result s2", "work s3", "result s3", "synthesis", "outcome"];
@@ -77,30 +97,61 @@ export async function runProfileScenario(
 ): Promise<ProfileResults> {
   // Baton
   let batonRec: WireRecorder | undefined;
-  const stack = await startBatonStack("profile", [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }], {}, {
-    natsUrlFor: async (url) => {
-      batonRec = await startWireRecorder(url);
-      return batonRec.url;
+  const stack = await startBatonStack(
+    "profile",
+    [{ spec: SUPERVISOR }, { spec: codeAgent() }, { spec: SYNTHESIZER }],
+    {},
+    {
+      natsUrlFor: async (url) => {
+        batonRec = await startWireRecorder(url);
+        return batonRec.url;
+      },
     },
-  });
+  );
   const batonPaths: CriticalPath[] = [];
+  let fanout: FanoutOps[] = [];
+  const evaluatorMs: { wire?: number; cpu?: number } = {};
+  let batonOps = new Map<string, number>();
+  let rawOps = new Map<string, number>();
+  const fanoutMs: number[] = [];
   try {
     const rec = batonRec as WireRecorder;
     const driver = await BatonDriver.connect(rec.url, "p");
     for (let i = 0; i < warmup; i++) await driver.runPlan(chainPlan(3));
-    const ids: string[] = [];
-    rec.recording = true;
-    for (let i = 0; i < tasks; i++) {
-      ids.push((await driver.runPlan(chainPlan(3))).taskId);
-      await new Promise((r) => setTimeout(r, 30)); // let the off-path work (acks, events, next pulls) finish
-    }
-    rec.recording = false;
+    const recorded = await withoutEvaluatorStorm(stack, tasks, log, async () => {
+      const taskIds: string[] = [];
+      const first = rec.ops.length;
+      rec.recording = true;
+      for (let i = 0; i < tasks; i++) {
+        taskIds.push((await driver.runPlan(chainPlan(3))).taskId);
+        await new Promise((r) => setTimeout(r, 30)); // let the off-path work (acks, events, next pulls) finish
+      }
+      rec.recording = false;
+      return { taskIds, first };
+    });
+    evaluatorMs.wire = recorded.evaluatorMsPerTask;
+    const ids = recorded.result.taskIds;
     const requests = requestsOf(rec.ops);
+    batonOps = countOps(requestsOf(rec.ops.slice(recorded.result.first)), ids.length);
     for (const id of ids) {
       const path = criticalPath(rec, requests, batonHops(id, "code", ["s1", "s2", "s3"]));
       if (path) batonPaths.push(path);
     }
     log(`  baton: ${batonPaths.length}/${ids.length} tasks followed through ${rec.ops.length} recorded operations`);
+    // Fan-out tasks: count the operations one task causes and the compare-and-set conflicts on its state.
+    for (let i = 0; i < 3; i++) await driver.runPlan(fanoutPlan(16));
+    const fanIds: string[] = [];
+    const firstOp = rec.ops.length;
+    rec.recording = true;
+    for (let i = 0; i < Math.max(3, Math.ceil(tasks / 4)); i++) {
+      const run = await driver.runPlan(fanoutPlan(16));
+      fanIds.push(run.taskId);
+      fanoutMs.push(run.latencyMs);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    rec.recording = false;
+    const fanRequests = requestsOf(rec.ops.slice(firstOp));
+    fanout = fanIds.map((id) => fanoutOps(rec, fanRequests, id));
     await driver.close();
   } finally {
     await stack.stop();
@@ -128,6 +179,7 @@ export async function runProfileScenario(
     }
     rec.recording = false;
     const requests = requestsOf(rec.ops);
+    rawOps = countOps(requests, tasks);
     const ids = [
       ...new Set(rec.ops.slice(first).flatMap((o) => (o.subject.startsWith("raw.done.") ? [o.subject.slice("raw.done.".length)] : []))),
     ];
@@ -144,11 +196,17 @@ export async function runProfileScenario(
 
   const validation = measureValidation(batonPaths);
   const cpu = options.cpuTasks ? await profileCpu(options.cpuTasks, warmup, log) : undefined;
+  if (cpu) evaluatorMs.cpu = cpu.evaluatorMsPerTask;
   return {
     baton: summarizePaths(batonPaths, BATON_HOP_NAMES),
     raw: summarizePaths(rawPaths, RAW_HOP_NAMES),
     validation,
     validationPerStep: validationOnStep(batonPaths, validation),
+    evaluatorMsPerTask: evaluatorMs,
+    fanout: summarizeFanout(fanout, fanoutMs),
+    opsPerTask: [...new Set([...batonOps.keys(), ...rawOps.keys()])]
+      .map((what) => ({ what, baton: batonOps.get(what) ?? 0, raw: rawOps.get(what) ?? 0 }))
+      .sort((a, b) => b.baton - a.baton || b.raw - a.raw),
     ...(cpu ? { cpu } : {}),
   };
 }
@@ -172,31 +230,130 @@ async function profileCpu(tasks: number, warmup: number, log: (line: string) => 
       if (pid === undefined) continue;
       const role = p.label.replace(/-\d+$/, "");
       roles.set(pid, role);
-      for (const child of childrenOf(pid)) roles.set(child, `${role} (child process: tool evaluator)`);
+      for (const child of childrenOf(pid)) roles.set(child, `${role} evaluator (child process)`);
     }
     const probe = cpuProbe([
-      { role: "nats-server", pid: stack.nats.server.process.pid },
-      ...stack.processes.map((p) => ({ role: p.label.replace(/-\d+$/, ""), pid: p.child.pid })),
+      { role: "nats-server", pid: stack.nats.server.process.pid, withChildren: false },
+      ...serviceRoles(stack.processes),
     ]);
     for (let i = 0; i < warmup; i++) await driver.runPlan(chainPlan(3));
     const signalAll = () => {
       for (const pid of roles.keys()) process.kill(pid, "SIGUSR2");
     };
-    signalAll();
-    await new Promise((r) => setTimeout(r, 200));
-    const before = probe();
-    for (let i = 0; i < tasks; i++) await driver.runPlan(chainPlan(3));
-    const procfsPerTask = cpuPerTask(before, probe(), tasks);
-    signalAll();
-    await new Promise((r) => setTimeout(r, 1_000)); // profiles are written asynchronously
+    const window = await withoutEvaluatorStorm(stack, tasks, log, async () => {
+      signalAll();
+      await new Promise((r) => setTimeout(r, 200));
+      const before = probe();
+      for (let i = 0; i < tasks; i++) await driver.runPlan(chainPlan(3));
+      const perTask = cpuPerTask(before, probe(), tasks);
+      signalAll();
+      await new Promise((r) => setTimeout(r, 1_000)); // profiles are written asynchronously
+      return perTask;
+    });
+    const procfsPerTask = window.result;
     await driver.close();
     const profiles = summarizeCpuProfiles(dir, roles);
     log(`  cpu profiles: ${profiles.map((p) => `${p.role} ${(p.busyMs / tasks).toFixed(2)} ms/task`).join(", ")}`);
-    return { tasks, profiles, procfsPerTask };
+    return { tasks, profiles, procfsPerTask, evaluatorMsPerTask: window.evaluatorMsPerTask };
   } finally {
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Every client → server operation in the recording, by kind (label without process), divided by `tasks`. */
+function countOps(requests: readonly WireRequest[], tasks: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of requests) {
+    if (r.op.verb !== "PUB" && r.op.verb !== "HPUB") continue;
+    const what = r.label.startsWith("event ") ? "event publish" : r.label;
+    out.set(what, (out.get(what) ?? 0) + 1 / Math.max(1, tasks));
+  }
+  return out;
+}
+
+/** Normal CPU of the evaluator child per 3-step task is ~0.5 ms; above this, a garbage-collection storm ran. */
+export const EVALUATOR_STORM_MS_PER_TASK = 3;
+
+/**
+ * Runs `record` and measures the CPU the code agent's expression-evaluator child process used
+ * meanwhile. That process sometimes spends seconds to tens of seconds in back-to-back garbage
+ * collections (1–2 cores), which on 2 cores distorts everything else: then the processes are
+ * left to settle and `record` runs once more.
+ */
+async function withoutEvaluatorStorm<T>(
+  stack: BatonStack,
+  tasks: number,
+  log: (line: string) => void,
+  record: () => Promise<T>,
+): Promise<{ result: T; evaluatorMsPerTask: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const probe = cpuProbe(serviceRoles(stack.processes).filter((r) => r.role.includes("evaluator")));
+    const before = probe();
+    const result = await record();
+    const evaluatorMsPerTask = Object.values(cpuPerTask(before, probe(), tasks)).reduce((a, b) => a + b, 0);
+    if (evaluatorMsPerTask <= EVALUATOR_STORM_MS_PER_TASK || attempt >= 2) return { result, evaluatorMsPerTask };
+    log(
+      `  the code agent's evaluator child process used ${evaluatorMsPerTask.toFixed(1)} ms CPU per task meanwhile ` +
+        "(a garbage-collection storm): letting it settle and recording again",
+    );
+    await settle(60_000);
+  }
+}
+
+/** What one fan-out task did on the wire. */
+interface FanoutOps {
+  /** `${role}: ${label}` → count. */
+  readonly counts: Map<string, number>;
+  /** Compare-and-set writes of the task's state refused as stale ("wrong last sequence"), retried by the supervisor. */
+  readonly casConflicts: number;
+  readonly casWrites: number;
+}
+
+export interface FanoutSummary {
+  readonly tasks: number;
+  readonly latencyMs: number;
+  readonly casWrites: number;
+  readonly casConflicts: number;
+  /** Median count per task of each (process, operation). */
+  readonly rows: { where: string; what: string; count: number }[];
+}
+
+/** Requests that belong to `taskId`: its subjects, its KV keys, or (acks) the delivery they acknowledge. */
+function fanoutOps(rec: WireRecorder, requests: readonly WireRequest[], taskId: string): FanoutOps {
+  const counts = new Map<string, number>();
+  let casConflicts = 0;
+  let casWrites = 0;
+  const ackSubjects = new Set(
+    rec.ops.filter((o) => o.dir === "in" && o.reply.startsWith("$JS.ACK.") && o.subject.includes(taskId)).map((o) => o.reply),
+  );
+  for (const r of requests) {
+    const own = r.op.subject.includes(taskId) || r.op.payload.includes(`"${taskId}"`) || ackSubjects.has(r.op.subject);
+    if (!own || r.label === "submit publish") continue;
+    const key = `${roleOf(rec, r.conn)}\u0000${r.label}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (r.label.startsWith("KV update (CAS) baton_tasks")) {
+      casWrites++;
+      if (r.reply && /wrong last sequence/i.test(r.reply.payload)) casConflicts++;
+    }
+  }
+  return { counts, casConflicts, casWrites };
+}
+
+function summarizeFanout(tasks: readonly FanoutOps[], latencies: readonly number[]): FanoutSummary {
+  const keys = [...new Set(tasks.flatMap((t) => [...t.counts.keys()]))];
+  return {
+    tasks: tasks.length,
+    latencyMs: median(latencies),
+    casWrites: median(tasks.map((t) => t.casWrites)),
+    casConflicts: median(tasks.map((t) => t.casConflicts)),
+    rows: keys
+      .map((key) => {
+        const [where = "", what = ""] = key.split("\u0000");
+        return { where, what, count: median(tasks.map((t) => t.counts.get(key) ?? 0)) };
+      })
+      .sort((a, b) => a.where.localeCompare(b.where) || b.count - a.count),
+  };
 }
 
 function segmentWhere(seg: Segment, names: readonly string[]): string {
@@ -255,9 +412,7 @@ function summarizePaths(paths: readonly CriticalPath[], names: readonly string[]
       { where: "step", what: "event publishes awaited", ms: sum((l) => l.startsWith("event ")) },
       { where: "step", what: "other round trips", ms: sum((l) => !l.startsWith("KV ") && !l.startsWith("event ")) },
       { where: "step", what: "publish → delivery (2 hops)", ms: segs.filter((s) => s.kind === "delivery").reduce((a, s) => a + s.ms, 0) },
-      ...segs
-        .filter((s) => s.kind === "process")
-        .map((s) => ({ where: "step", what: `${s.role} CPU between round trips`, ms: s.cpuMs })),
+      ...segs.filter((s) => s.kind === "process").map((s) => ({ where: "step", what: `${s.role} CPU between round trips`, ms: s.cpuMs })),
     ];
   };
   const afterRows = aggregate(
@@ -275,7 +430,11 @@ function summarizePaths(paths: readonly CriticalPath[], names: readonly string[]
   );
   const taskRows = aggregate(
     paths.map((p) =>
-      p.segments.map((seg) => ({ where: segmentWhere(seg, names), what: seg.kind === "delivery" ? "publish → delivery" : "process", ms: seg.ms })),
+      p.segments.map((seg) => ({
+        where: segmentWhere(seg, names),
+        what: seg.kind === "delivery" ? "publish → delivery" : "process",
+        ms: seg.ms,
+      })),
     ),
   );
   // Each process segment is described by the round trips of the first profiled task.
@@ -351,7 +510,10 @@ function measureValidation(paths: readonly CriticalPath[]): ValidationCost[] {
 }
 
 /** Validations on the middle step's critical path: each delivered message decoded, each KV value and publish validated. */
-function validationOnStep(paths: readonly CriticalPath[], costs: readonly ValidationCost[]): { where: string; count: number; ms: number }[] {
+function validationOnStep(
+  paths: readonly CriticalPath[],
+  costs: readonly ValidationCost[],
+): { where: string; count: number; ms: number }[] {
   const p = paths[0];
   if (!p) return [];
   const cost = new Map(costs.map((c) => [c.schema, c.parseUs / 1_000]));

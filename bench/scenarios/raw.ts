@@ -12,11 +12,12 @@ export async function runRawScenario(config: LoadConfig, log: (line: string) => 
   const driver = await RawDriver.connect(stack.nats.url);
   try {
     const probe = cpuProbe([
-      { role: "nats-server", pid: stack.nats.server.process.pid },
+      { role: "nats-server", pid: stack.nats.server.process.pid, withChildren: false },
       ...stack.processes.map((p) => ({ role: p.label, pid: p.child.pid })),
-      { role: "bench (client)", pid: process.pid },
+      { role: "bench (client)", pid: process.pid, withChildren: false },
     ]);
-    return await measurePatterns(driver, config, log, probe);
+    log(`  processes quiet ${(stack.settledMs / 1_000).toFixed(1)} s after start`);
+    return { ...(await measurePatterns(driver, config, log, probe)), settledMs: stack.settledMs };
   } finally {
     await driver.close();
     await stack.stop();
