@@ -12,6 +12,8 @@ import { z } from "zod";
  * - `PLANNER_MAX_REPAIRS`: times an invalid LLM plan is sent back with its errors; default 2.
  * - `PLANNER_MEMORY_TOP_K`: memory summaries given to the planner; default 3.
  * - `MONGODB_URI`: the memory store in MongoDB; unset = JetStream KV.
+ * - `DISPATCH_STALE_MS`: a step dispatched this long ago whose work and result are both missing
+ *   from their streams (lost by a killed nats-server) is dispatched again; default 15,000 ms.
  */
 export const SupervisorEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   SUPERVISOR_CONCURRENCY: envPositiveInt.max(256).default(8),
@@ -23,5 +25,6 @@ export const SupervisorEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   PLANNER_MAX_REPAIRS: z.coerce.number().int().min(0).max(10).default(2),
   PLANNER_MEMORY_TOP_K: z.coerce.number().int().min(0).max(20).default(3),
   MONGODB_URI: z.string().min(1).optional(),
+  DISPATCH_STALE_MS: envPositiveInt.min(1_000).default(15_000),
 });
 export type SupervisorEnv = z.infer<typeof SupervisorEnv>;

@@ -1,6 +1,7 @@
 import { type ErrorInfo, KV_BUCKETS, subjects, TaskCancel } from "@baton/contracts";
 import { decodeJson, type Logger, openKv, type ServiceContext, type TaskStore } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
+import type { DispatchWatchdog } from "./dispatch-watchdog.ts";
 import { applyEffects } from "./effects.ts";
 import { failTask } from "./task-machine.ts";
 
@@ -41,10 +42,38 @@ export class DeadlineWatch {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #service: ServiceContext;
   readonly #store: TaskStore;
+  readonly #watchdog: DispatchWatchdog | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
 
-  constructor(service: ServiceContext, store: TaskStore) {
+  /** With `watchdog`, the tracked tasks are also swept for lost work every `sweepMs`. */
+  constructor(service: ServiceContext, store: TaskStore, watchdog?: { watchdog: DispatchWatchdog; sweepMs: number }) {
     this.#service = service;
     this.#store = store;
+    this.#watchdog = watchdog?.watchdog;
+    if (watchdog) {
+      this.#sweeper = setInterval(() => void this.#sweep(), watchdog.sweepMs);
+      this.#sweeper.unref();
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#sweeping || !this.#watchdog) return;
+    this.#sweeping = true;
+    try {
+      for (const taskId of [...this.#timers.keys()]) {
+        const watching = await this.#watchdog.check(taskId).catch((error: unknown) => {
+          this.#service.logger.warn({ err: error, taskId }, "dispatch watchdog check failed");
+          return true;
+        });
+        if (!watching) {
+          clearTimeout(this.#timers.get(taskId));
+          this.#timers.delete(taskId);
+        }
+      }
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   /** Arms the deadline of every running task in `baton_tasks`. */
@@ -80,6 +109,7 @@ export class DeadlineWatch {
   }
 
   stop(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
   }

@@ -3,4 +3,13 @@ export { SupervisorEnv } from "./config.ts";
 export { runSupervisor } from "./supervisor.ts";
 export { type DeadLetterHandler, startDeadLetterHandler } from "./dead-letters/index.ts";
 export { type PlanResult, type PlanTaskOptions, planTask } from "./planner/index.ts";
-export { applyResult, failTask, newTaskState, pendingEffects, startTask, stepOutcomes, type Transition } from "./task-machine.ts";
+export {
+  applyResult,
+  failTask,
+  redispatchStep,
+  newTaskState,
+  pendingEffects,
+  startTask,
+  stepOutcomes,
+  type Transition,
+} from "./task-machine.ts";

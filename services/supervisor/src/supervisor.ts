@@ -5,6 +5,7 @@ import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
 import { startDeadLetterHandler } from "./dead-letters/index.ts";
 import { DeadlineWatch, handleCancel } from "./control.ts";
+import { DispatchWatchdog } from "./dispatch-watchdog.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
 
@@ -21,7 +22,8 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const ledgers = await BudgetLedgers.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
   const llm = createLlmSetup(env, { logger: service.logger });
-  const deadlines = new DeadlineWatch(service, store);
+  const watchdog = new DispatchWatchdog(service, store, env.DISPATCH_STALE_MS);
+  const deadlines = new DeadlineWatch(service, store, { watchdog, sweepMs: Math.max(500, Math.floor(env.DISPATCH_STALE_MS / 2)) });
   const deps = { service, env, store, ledgers, memory, llm, deadlines };
   const submissions = new ConsumerLoop(
     service.js,

@@ -82,6 +82,31 @@ export function applyResult(state: TaskState, result: StepResult, now: Date, ove
   return advance(next, now, []);
 }
 
+/**
+ * Dispatches a step again as a new attempt, because its work (or its result) was lost — e.g.
+ * acked by a nats-server that was then killed before writing it to disk. A late result of the
+ * old attempt is then ignored as stale. Undefined when the step is no longer dispatched at
+ * `attempt` (its result arrived meanwhile) or the task is not running.
+ */
+export function redispatchStep(state: TaskState, stepId: string, attempt: number, now: Date): Transition | undefined {
+  const s = state.steps[stepId];
+  if (state.status !== "running" || !s || s.status !== "dispatched" || s.attempt !== attempt) return undefined;
+  const next = structuredClone(state);
+  const work = buildWork(next, stepId, outputsOf(next), attempt + 1, now);
+  const step = next.steps[stepId];
+  if (!step) return undefined;
+  step.attempt = work.attempt;
+  step.dispatchedAt = now.toISOString();
+  const agent = work.agent;
+  return {
+    state: next,
+    dispatch: [work],
+    synthesize: false,
+    fail: false,
+    events: [{ type: "step.dispatched", taskId: state.taskId, stepId, agent, attempt: work.attempt }],
+  };
+}
+
 /** Fails a running task at once (e.g. its deadline passed). Undefined when it already ended. */
 export function failTask(state: TaskState, error: ErrorInfo, now: Date): Transition | undefined {
   if (state.status !== "running") return undefined;

@@ -210,6 +210,8 @@ export function chaosEnv(natsUrl: string, effectsFile: string): Record<string, s
     LOG_LEVEL: "info",
     // Fast redelivery of a dead worker's step; heartbeats every ack_wait / 3 keep live ones.
     WORK_ACK_WAIT_MS: "2000",
+    // Work a killed nats-server lost after acking it is dispatched again after 4 s.
+    DISPATCH_STALE_MS: "4000",
     SHUTDOWN_GRACE_MS: "300",
     WORKER_CONCURRENCY: "2",
     EFFECTS_FILE: effectsFile,
