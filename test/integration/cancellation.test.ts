@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, type TestClient } from "../support/client.ts";
-import { ROOT, startStack, type TestStack } from "../support/services.ts";
+import { describe, expect, it } from "vitest";
+import { useStackWithClient } from "../support/fixture.ts";
+import { ROOT } from "../support/services.ts";
 
 // A DuckDB query of several seconds: long enough to be cancelled or timed out mid-step, and
 // interruptible (the data agent wires the step's AbortSignal to DuckDB's interrupt).
@@ -24,36 +24,26 @@ const slowPlan = {
 };
 
 describe("cancellation and deadlines", () => {
-  let stack: TestStack;
-  let client: TestClient;
-
-  beforeAll(async () => {
-    stack = await startStack();
-    client = await connectClient(stack.nats.url);
-  });
-  afterAll(async () => {
-    await client?.close();
-    await stack?.stop();
-  });
+  const fx = useStackWithClient();
 
   it("`baton cancel` fails a running task with CANCELLED, aborts its in-flight step and dispatches nothing more", async () => {
     const taskId = `cancel-${Date.now()}`;
-    const events = client.watch(taskId);
-    await client.submit({ taskId, goal: "to be cancelled", plan: slowPlan });
+    const events = fx.client.watch(taskId);
+    await fx.client.submit({ taskId, goal: "to be cancelled", plan: slowPlan });
     await waitFor(() => events.some((e) => e.type === "step.started"));
     const started = Date.now();
     const cli = await promisify(execFile)(
       process.execPath,
-      [join(ROOT, "cli", "src", "main.ts"), "cancel", "--nats", stack.nats.url, taskId, "--reason", "user asked"],
+      [join(ROOT, "cli", "src", "main.ts"), "cancel", "--nats", fx.stack.nats.url, taskId, "--reason", "user asked"],
       { encoding: "utf8" },
     );
     expect(cli.stdout).toContain(`cancellation of ${taskId} requested`);
-    const outcome = await client.outcome(taskId, 20_000);
+    const outcome = await fx.client.outcome(taskId, 20_000);
     expect(outcome.status).toBe("failed");
     expect(outcome.value).toMatchObject({ error: { code: "CANCELLED", message: "cancelled: user asked" } });
     expect(Date.now() - started).toBeLessThan(5_000);
     // The data agent aborted the step (the query was interrupted), and "after" never ran.
-    const worker = stack.services.find((s) => s.name === "data-agent");
+    const worker = fx.stack.services.find((s) => s.name === "data-agent");
     await worker?.waitForLog((l) => l.taskId === taskId && l.msg === "step aborted: its task was cancelled or timed out", 10_000);
     expect(events.some((e) => e.type === "step.dispatched" && e.stepId === "after")).toBe(false);
     expect(outcome.value.steps.find((s) => s.stepId === "after")?.status).toBe("skipped");
@@ -62,8 +52,8 @@ describe("cancellation and deadlines", () => {
   it("fails a task past its deadline with TASK_TIMEOUT", async () => {
     const taskId = `deadline-${Date.now()}`;
     const started = Date.now();
-    await client.submit({ taskId, goal: "too slow", timeoutMs: 1_500, plan: slowPlan });
-    const outcome = await client.outcome(taskId, 20_000);
+    await fx.client.submit({ taskId, goal: "too slow", timeoutMs: 1_500, plan: slowPlan });
+    const outcome = await fx.client.outcome(taskId, 20_000);
     expect(outcome.status).toBe("failed");
     expect(outcome.status === "failed" && outcome.value.error.code).toBe("TASK_TIMEOUT");
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
@@ -78,10 +68,10 @@ describe("cancellation and deadlines", () => {
       instruction: "add",
       toolCalls: [{ tool: "evaluate_expression", args: { expression: "1+1" } }],
     };
-    await client.submit({ taskId, goal: "quick", plan: { steps: [quick] } });
-    expect((await client.outcome(taskId)).status).toBe("completed");
-    await client.js.publish("tasks.cancel", JSON.stringify({ taskId }));
-    const supervisor = stack.services.find((s) => s.name === "supervisor");
+    await fx.client.submit({ taskId, goal: "quick", plan: { steps: [quick] } });
+    expect((await fx.client.outcome(taskId)).status).toBe("completed");
+    await fx.client.js.publish("tasks.cancel", JSON.stringify({ taskId }));
+    const supervisor = fx.stack.services.find((s) => s.name === "supervisor");
     await supervisor?.waitForLog((l) => l.taskId === taskId && l.msg === "cancellation of an unknown or finished task ignored", 10_000);
   });
 });

@@ -1,28 +1,18 @@
 import { KvMemoryStore } from "@baton/memory";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, examplePlan, type TestClient } from "../support/client.ts";
-import { startStack, type TestStack } from "../support/services.ts";
+import { describe, expect, it } from "vitest";
+import { examplePlan } from "../support/client.ts";
+import { useStackWithClient } from "../support/fixture.ts";
 
 // The example plan end to end: a real nats-server, the five services as real processes, and a
 // plain NATS client submitting on tasks.submit as any client would.
 describe("a task end to end through supervisor, three agents and synthesizer", () => {
-  let stack: TestStack;
-  let client: TestClient;
-
-  beforeAll(async () => {
-    stack = await startStack();
-    client = await connectClient(stack.nats.url);
-  });
-  afterAll(async () => {
-    await client?.close();
-    await stack?.stop();
-  });
+  const fx = useStackWithClient();
 
   it("runs the example plan on real data and publishes exactly one completed outcome", async () => {
     const taskId = `example-${Date.now()}`;
-    const events = client.watch(taskId);
-    await client.submit({ taskId, ...examplePlan() });
-    const outcome = await client.outcome(taskId);
+    const events = fx.client.watch(taskId);
+    await fx.client.submit({ taskId, ...examplePlan() });
+    const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("completed");
     if (outcome.status !== "completed") return;
     const { value } = outcome;
@@ -71,7 +61,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
     }
 
     // The memory summary is in the embedded store and found by a search on the goal's words.
-    const memory = await KvMemoryStore.open(client.nc);
+    const memory = await KvMemoryStore.open(fx.client.nc);
     const summary = await memory.get(taskId);
     expect(summary?.agents.sort()).toEqual(["code", "data", "research"]);
     expect((await memory.search("Seattle weather climate", 3)).map((m) => m.taskId)).toContain(taskId);
@@ -80,7 +70,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
 
   it("runs a taskId submitted twice once", async () => {
     const taskId = `twice-${Date.now()}`;
-    const events = client.watch(taskId);
+    const events = fx.client.watch(taskId);
     const submission = {
       taskId,
       goal: "count cars",
@@ -95,11 +85,11 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
         ],
       },
     };
-    await client.submit(submission);
-    await client.submit(submission);
-    const outcome = await client.outcome(taskId);
+    await fx.client.submit(submission);
+    await fx.client.submit(submission);
+    const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("completed");
-    await client.submit(submission); // again after completion
+    await fx.client.submit(submission); // again after completion
     await new Promise((r) => setTimeout(r, 1_500));
     expect(events.filter((e) => e.type === "accepted")).toHaveLength(1);
     expect(events.filter((e) => e.type === "step.started")).toHaveLength(1);
@@ -108,7 +98,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
 
   it("fails a task whose step is refused, names the step and skips its dependents", async () => {
     const taskId = `refused-${Date.now()}`;
-    await client.submit({
+    await fx.client.submit({
       taskId,
       goal: "try to delete data",
       plan: {
@@ -124,7 +114,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
         ],
       },
     });
-    const outcome = await client.outcome(taskId);
+    const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("failed");
     if (outcome.status !== "failed") return;
     expect(outcome.value.failedStep).toBe("wipe");
@@ -136,14 +126,14 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
 
   it("reports invalid tool arguments as a structured tool error in the step result", async () => {
     const taskId = `badargs-${Date.now()}`;
-    await client.submit({
+    await fx.client.submit({
       taskId,
       goal: "bad arguments",
       plan: {
         steps: [{ id: "calc", agent: "code", instruction: "x", toolCalls: [{ tool: "evaluate_expression", args: { expression: 42 } }] }],
       },
     });
-    const outcome = await client.outcome(taskId);
+    const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("failed");
     const calc = outcome.value.steps[0];
     expect(calc?.error?.code).toBe("INVALID_ARGUMENTS");
@@ -154,7 +144,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
 
   it("continues past a failed step under the continue policy and synthesizes the partial results", async () => {
     const taskId = `continue-${Date.now()}`;
-    await client.submit({
+    await fx.client.submit({
       taskId,
       goal: "partial results",
       plan: {
@@ -175,7 +165,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
         ],
       },
     });
-    const outcome = await client.outcome(taskId);
+    const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("completed");
     if (outcome.status !== "completed") return;
     expect(outcome.value.steps.map((s) => s.status)).toEqual(["failed", "completed"]);
