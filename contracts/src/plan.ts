@@ -224,8 +224,3 @@ export function jsonPointerGet(doc: unknown, pointer: string, label = "value"): 
   }
   return current;
 }
-
-/** Step ids whose dependencies are all in `done`, excluding those in `started`. */
-export function readySteps(plan: Plan, done: ReadonlySet<string>, started: ReadonlySet<string>): PlanStep[] {
-  return plan.steps.filter((s) => !started.has(s.id) && s.dependsOn.every((d) => done.has(d)));
-}

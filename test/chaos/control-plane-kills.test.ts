@@ -38,7 +38,7 @@ describe.skipIf(!natsServerAvailable())("chaos (b): supervisor and synthesizer S
   let report: ChaosReport | undefined;
   /** Whether the outcome probe's synthesis request was still unacked when its synthesizer died. */
   let outcomeProbeRedelivered = false;
-  /** The unstarted probe's task whose kill landed between create and dispatch, if any. */
+  /** The unstarted probe's task whose kill landed right after the task was stored, if any. */
   let unstartedProbe: string | undefined;
 
   beforeAll(async () => {
@@ -78,7 +78,9 @@ describe.skipIf(!natsServerAvailable())("chaos (b): supervisor and synthesizer S
       });
       const entry = await tasksKv.get(taskId);
       const state = entry?.operation === "PUT" ? entry.json<{ steps: Record<string, { status: string }> }>() : undefined;
-      if (state && Object.values(state.steps).every((s) => s.status === "pending")) unstartedProbe = taskId;
+      // The kill landed right after the task was stored, before any step completed: the window
+      // where the task used to be stored with every step pending and then hang.
+      if (state && !Object.values(state.steps).some((s) => s.status === "completed")) unstartedProbe = taskId;
       await supervisor.start();
     }
 
@@ -165,7 +167,7 @@ describe.skipIf(!natsServerAvailable())("chaos (b): supervisor and synthesizer S
       {
         "supervisor kills": kills.filter((k) => k.label === "supervisor").length,
         "synthesizer kills": kills.filter((k) => k.label === "synthesizer").length,
-        "probe unstarted: kill between create and dispatch": unstartedProbe ?? "missed",
+        "probe unstarted: kill right after the task was stored": unstartedProbe ?? "missed",
         "probe outcome: synthesis request redelivered": outcomeProbeRedelivered ? "yes" : "no (acked before the kill)",
         "probe outcome: outcome messages (core)": client.core.get(OUTCOME_PROBE)?.length ?? 0,
         "supervisor: redelivered results replayed": supervisorLog("redelivered result: replaying pending effects"),

@@ -20,31 +20,28 @@ const READY_MESSAGE: Record<ServiceName, string> = {
   synthesizer: "synthesizer ready",
 };
 
-/** A service running as a real child process, with its pino JSON log lines collected. */
-export interface ServiceProcess {
-  readonly name: ServiceName;
+/** How a child process ended. */
+export type Exit = { code: number | null; signal: NodeJS.Signals | null };
+
+/** A real child process whose stdout is read as pino JSON log lines. */
+export interface LoggedProcess {
   readonly process: ChildProcess;
   /** Parsed JSON log lines so far. */
   readonly logs: Record<string, unknown>[];
   /** Non-JSON output (stderr and stray stdout). */
   readonly stderr: string[];
-  /** Resolves with the first log line matching `predicate` (already seen or future). */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resolves with the exit code / signal. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM and wait for exit. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL and wait for exit. */
-  kill(): Promise<void>;
+  readonly exited: Promise<Exit>;
+  /** Resolves with the first log line matching `predicate` (already seen or future); rejects on timeout or exit. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** Spawns `node services/<name>/src/main.ts` directly (no npm wrapper, so signals reach it). */
-export function spawnService(name: ServiceName, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [join(ROOT, "services", name, "src", "main.ts")], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/**
+ * Spawns `node <script>` directly (no npm wrapper, so signals reach it) with `env` over this
+ * process's environment, collecting its JSON log lines. `label` names it in error messages.
+ */
+export function spawnLogged(script: string, label: string, env: Record<string, string>): LoggedProcess {
+  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters = new Set<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
@@ -55,26 +52,25 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Se
     buffer = lines.pop() ?? "";
     for (const line of lines) {
       if (!line.trim()) continue;
+      let record: Record<string, unknown>;
       try {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        logs.push(record);
-        for (const w of waiters) {
-          if (w.predicate(record)) {
-            waiters.delete(w);
-            w.resolve(record);
-          }
-        }
+        record = JSON.parse(line) as Record<string, unknown>;
       } catch {
         stderr.push(line);
+        continue;
+      }
+      logs.push(record);
+      for (const w of waiters) {
+        if (w.predicate(record)) {
+          waiters.delete(w);
+          w.resolve(record);
+        }
       }
     }
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   return {
-    name,
     process: child,
     logs,
     stderr,
@@ -83,32 +79,56 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Se
       const seen = logs.find(predicate);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.add(waiter);
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-2000)}`));
+          reject(new Error(`${label}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-2000)}`));
         }, timeoutMs);
-        void exited.then(() => {
+        const waiter = {
+          predicate,
+          resolve: (l: Record<string, unknown>) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        waiters.add(waiter);
+        void exited.then((exit) => {
           if (!waiters.has(waiter)) return;
           clearTimeout(timer);
           waiters.delete(waiter);
-          reject(new Error(`${name} exited before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`));
+          reject(
+            new Error(
+              `${label} exited (${exit.signal ?? exit.code}) before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`,
+            ),
+          );
         });
-        const original = waiter.resolve;
-        waiter.resolve = (l) => {
-          clearTimeout(timer);
-          original(l);
-        };
       });
     },
+  };
+}
+
+/** A service running as a real child process, with its pino JSON log lines collected. */
+export interface ServiceProcess extends LoggedProcess {
+  readonly name: ServiceName;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<Exit>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Spawns `node services/<name>/src/main.ts` with its logs collected. */
+export function spawnService(name: ServiceName, env: Record<string, string>): ServiceProcess {
+  const logged = spawnLogged(join(ROOT, "services", name, "src", "main.ts"), name, { LOG_LEVEL: "info", ...env });
+  const child = logged.process;
+  return {
+    ...logged,
+    name,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      return exited;
+      return logged.exited;
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
+      await logged.exited;
     },
   };
 }

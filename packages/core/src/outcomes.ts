@@ -8,7 +8,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
  * (getMessage resolves null when the subject has no message.)
  */
 export async function outcomeStored(js: JetStreamClient, taskId: string): Promise<boolean> {
-  const jsm = await js.jetstreamManager();
+  const jsm = await js.jetstreamManager(false); // false: no account-info request per call
   const found = await Promise.all(
     subjects.outcomes(taskId).map((subject) => jsm.streams.getMessage(OUTCOMES_STREAM.name, { last_by_subj: subject })),
   );

@@ -62,5 +62,3 @@ export function createChatProvider(env: LlmEnv, options: CreateChatProviderOptio
     settings,
   };
 }
-/** The name the services use for {@link createChatProvider}. */
-export const createLlmSetup = createChatProvider;

@@ -19,7 +19,6 @@ export {
   type ChatProviderSetup,
   type CreateChatProviderOptions,
   createChatProvider,
-  createLlmSetup,
   llmConfigured,
 } from "./create-provider.ts";
 export { LlmError } from "./errors.ts";

@@ -14,7 +14,7 @@ import {
   startService,
   TaskStore,
 } from "@baton/core";
-import { createLlmSetup, type LlmSetup } from "@baton/llm";
+import { createChatProvider, type LlmSetup } from "@baton/llm";
 import { type Tool, ToolBreakers, ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
@@ -47,7 +47,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const service = await startService(`${agent}-agent`, env);
   const registry = new ToolRegistry(options.tools);
   const ledgers = await BudgetLedgers.open(service.nc);
-  const llm = createLlmSetup(env, { logger: service.logger });
+  const llm = createChatProvider(env, { logger: service.logger });
   await publishAgentCard(service, agent, registry, llm !== undefined);
   const effects = await KvEffectLedger.open(service.nc, service.instanceId);
   const tasks = await TaskStore.open(service.nc);

@@ -1,5 +1,6 @@
 import { type ErrorInfo, KV_BUCKETS, subjects, TaskCancel } from "@baton/contracts";
-import { decodeJson, type Logger, openKv, type ServiceContext, type TaskStore } from "@baton/core";
+import { contextFromCarrier, decodeJson, type Logger, openKv, type ServiceContext, type TaskStore } from "@baton/core";
+import { context } from "@opentelemetry/api";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DispatchWatchdog } from "./dispatch-watchdog.ts";
 import { applyEffects } from "./effects.ts";
@@ -14,7 +15,8 @@ import { failTask } from "./task-machine.ts";
 export async function endTask(service: ServiceContext, store: TaskStore, taskId: string, error: ErrorInfo, log: Logger): Promise<boolean> {
   const transition = await store.update(taskId, (state) => failTask(state, error, new Date()));
   if (!transition) return false;
-  await applyEffects(service.js, transition, log);
+  // Not inside any message's span (a timer or a cancel): join the task's own trace.
+  await context.with(contextFromCarrier(transition.state), () => applyEffects(service.js, transition, log));
   service.nc.publish(subjects.abort(taskId), JSON.stringify({ taskId, code: error.code }));
   log.warn({ code: error.code }, `task ended: ${error.message}`);
   return true;

@@ -1,5 +1,6 @@
 import { RESULTS_STREAM, SYNTHESIS_STREAM, subjects, WORK_STREAM } from "@baton/contracts";
-import { outcomeStored, type ServiceContext, type TaskStore } from "@baton/core";
+import { contextFromCarrier, outcomeStored, type ServiceContext, type TaskStore } from "@baton/core";
+import { context } from "@opentelemetry/api";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { applyEffects } from "./effects.ts";
 import { pendingEffects, redispatchStep } from "./task-machine.ts";
@@ -12,7 +13,8 @@ import { pendingEffects, redispatchStep } from "./task-machine.ts";
  * than `staleMs` ago with neither its work message in BATON_WORK nor a result in BATON_RESULTS is
  * dispatched again as a new attempt (compare-and-set; the effect ledger keeps non-idempotent tools
  * at most once); a task synthesizing for that long with no request in BATON_SYNTHESIS and no
- * outcome gets its request published again.
+ * outcome gets its request published again. Its publishes join the task's trace (the
+ * `traceparent` kept in task state).
  */
 export class DispatchWatchdog {
   readonly #service: ServiceContext;
@@ -33,7 +35,7 @@ export class DispatchWatchdog {
     const { state } = current;
     if (state.status !== "running" && state.status !== "synthesizing") return false;
     const now = Date.now();
-    this.#jsm ??= await this.#service.js.jetstreamManager();
+    this.#jsm ??= await this.#service.js.jetstreamManager(false);
     const jsm = this.#jsm;
     const log = this.#service.logger.child({ taskId });
     if (state.status === "synthesizing") {
@@ -42,7 +44,7 @@ export class DispatchWatchdog {
       const request = await jsm.streams.getMessage(SYNTHESIS_STREAM.name, { last_by_subj: subjects.synthesis(taskId) });
       if (!request && !(await outcomeStored(this.#service.js, taskId))) {
         log.warn("synthesis request lost by the bus: publishing it again");
-        await applyEffects(this.#service.js, pendingEffects(state), log, { replay: true });
+        await context.with(contextFromCarrier(state), () => applyEffects(this.#service.js, pendingEffects(state), log, { replay: true }));
       }
       return true;
     }
@@ -57,7 +59,7 @@ export class DispatchWatchdog {
       const transition = await this.#store.update(taskId, (latest) => redispatchStep(latest, step.id, s.attempt, new Date()));
       if (transition) {
         log.warn({ stepId: step.id, attempt: s.attempt + 1 }, "work or result lost by the bus: step dispatched again");
-        await applyEffects(this.#service.js, transition, log);
+        await context.with(contextFromCarrier(state), () => applyEffects(this.#service.js, transition, log));
       }
     }
     return true;

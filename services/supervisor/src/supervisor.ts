@@ -1,6 +1,6 @@
 import { CANCEL_CONSUMER, RESULTS_CONSUMER, SUBMISSIONS_CONSUMER, subjects } from "@baton/contracts";
 import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
-import { createLlmSetup } from "@baton/llm";
+import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
 import { startDeadLetterHandler } from "./dead-letters/index.ts";
@@ -21,7 +21,7 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const store = await TaskStore.open(service.nc);
   const ledgers = await BudgetLedgers.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
-  const llm = createLlmSetup(env, { logger: service.logger });
+  const llm = createChatProvider(env, { logger: service.logger });
   const watchdog = new DispatchWatchdog(service, store, env.DISPATCH_STALE_MS);
   const deadlines = new DeadlineWatch(service, store, { watchdog, sweepMs: Math.max(500, Math.floor(env.DISPATCH_STALE_MS / 2)) });
   const deps = { service, env, store, ledgers, memory, llm, deadlines };

@@ -1,6 +1,6 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
 import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
-import { createLlmSetup } from "@baton/llm";
+import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SynthesizerEnv } from "./config.ts";
 import { handleSynthesis } from "./synthesize.ts";
@@ -15,7 +15,7 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   const store = await TaskStore.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
   const ledgers = await BudgetLedgers.open(service.nc);
-  const llm = createLlmSetup(env, { logger: service.logger });
+  const llm = createChatProvider(env, { logger: service.logger });
   const loop = new ConsumerLoop(
     service.js,
     { spec: SYNTHESIS_CONSUMER, concurrency: env.SYNTHESIZER_CONCURRENCY, template: "synthesis.{taskId}", logger: service.logger },

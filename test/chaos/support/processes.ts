@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
-import { ROOT } from "../../support/services.ts";
+import { type Exit, ROOT, spawnLogged } from "../../support/services.ts";
 
 /** The processes a chaos run starts: the real supervisor and synthesizer, and the test-only effect agent. */
 export type ChaosRole = "supervisor" | "synthesizer" | "effect-agent";
@@ -21,7 +21,6 @@ const READY: Record<ChaosRole, string> = {
   "effect-agent": "worker ready",
 };
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
 type LogLine = Record<string, unknown>;
 
 /** One OS process of a role (a "generation" of a {@link ManagedService}). */
@@ -41,78 +40,15 @@ export interface ChaosProcess {
 }
 
 function spawnChaosProcess(role: ChaosRole, label: string, env: Record<string, string>): ChaosProcess {
-  const child = spawn(process.execPath, [SCRIPTS[role]], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: LogLine[] = [];
-  const stderr: string[] = [];
-  const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
-  let buffer = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      let record: LogLine;
-      try {
-        record = JSON.parse(line) as LogLine;
-      } catch {
-        stderr.push(line);
-        continue;
-      }
-      logs.push(record);
-      for (const w of waiters) {
-        if (w.predicate(record)) {
-          waiters.delete(w);
-          w.resolve(record);
-        }
-      }
-    }
-  });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const proc: ChaosProcess = {
+  const logged = spawnLogged(SCRIPTS[role], label, env);
+  const child = logged.process;
+  return {
+    ...logged,
     label,
     pid: child.pid ?? -1,
-    process: child,
-    logs,
-    stderr,
-    exited,
     killedByTest: false,
     alive: () => child.exitCode === null && child.signalCode === null,
-    waitForLog(predicate, timeoutMs = 30_000) {
-      const seen = logs.find(predicate);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`${label}: no matching log line within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-2000)}`));
-        }, timeoutMs);
-        const waiter = {
-          predicate,
-          resolve: (l: LogLine) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        };
-        waiters.add(waiter);
-        void exited.then((exit) => {
-          if (!waiters.has(waiter)) return;
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          reject(
-            new Error(
-              `${label} exited (${exit.signal ?? exit.code}) before the log line appeared; stderr: ${stderr.join("").slice(-2000)}`,
-            ),
-          );
-        });
-      });
-    },
   };
-  return proc;
 }
 
 /**
