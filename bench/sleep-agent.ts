@@ -1,12 +1,10 @@
 /**
- * A bench-only worker: the real worker runtime (`runWorkerService`) as agent "code", with a
- * single tool `sleep_ms` that waits the given time. The scaling and recovery scenarios start it
- * instead of the real code agent, so a step takes a known time without using CPU.
+ * A bench-only agent, `sleep` (durable `sleep-agent`), built with the agent SDK, with a single
+ * tool `sleep_ms` that waits the given time. The scaling and recovery scenarios use it, so a step
+ * takes a known time without using CPU.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { loadConfig, runMain } from "@baton/core";
-import { defineTool, ToolError } from "@baton/tools";
-import { runWorkerService, WorkerEnv } from "@baton/worker";
+import { defineAgent, defineTool, runAgent, ToolError } from "@baton/agent";
 import { z } from "zod";
 
 const sleepMs = defineTool({
@@ -26,4 +24,4 @@ const sleepMs = defineTool({
   },
 });
 
-runMain(() => runWorkerService({ agent: "code", env: loadConfig(WorkerEnv), tools: [sleepMs] }));
+await runAgent(defineAgent({ name: "sleep", version: "1.0.0", description: "Bench only: sleeps for a given time.", tools: [sleepMs] }));

@@ -66,12 +66,12 @@ export function layersFor(shape: Shape): number[] {
   return [16, 1];
 }
 
-/** `count` independent steps of the bench-only `sleep_ms` tool (agent "code", see bench/sleep-agent.ts). */
+/** `count` independent steps of the bench-only `sleep_ms` tool (agent "sleep", see bench/sleep-agent.ts). */
 export function sleepPlan(count: number, ms: number): PlanInput {
   return {
     steps: Array.from({ length: count }, (_, i) => ({
       id: `z${i + 1}`,
-      agent: "code",
+      agent: "sleep",
       instruction: `sleep ${ms} ms`,
       dependsOn: [],
       toolCalls: [{ tool: "sleep_ms", args: { ms } }],

@@ -313,7 +313,7 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
     const k = r.recovery;
     out.push(
       `Recovery: \`kill -9\` of the sleep-agent replica running a ${f(k.stepMs / 1_000, 1)} s step, ${f(k.killAfterMs / 1_000, 1)} s into it; ` +
-        `WORK_ACK_WAIT_MS=5000 on every service; ack_wait in force (read back with \`jsm.consumers.info("BATON_WORK", "code-agent")\`): ${f(k.ackWaitMs, 0)} ms.`,
+        `WORK_ACK_WAIT_MS=5000 on every service; ack_wait in force (read back with \`jsm.consumers.info("BATON_WORK", "sleep-agent")\`): ${f(k.ackWaitMs, 0)} ms.`,
     );
     out.push("");
     out.push(

@@ -207,13 +207,13 @@ export function codeAgent(concurrency = WORKER_CONCURRENCY): ServiceSpec {
   };
 }
 
-/** The bench-only worker (agent "code", one tool `sleep_ms`); see bench/sleep-agent.ts. */
+/** The bench-only worker (agent "sleep", one tool `sleep_ms`); see bench/sleep-agent.ts. */
 export function sleepAgent(concurrency = 1): ServiceSpec {
   return {
     label: "sleep-agent",
     entry: "bench/sleep-agent.ts",
     env: { WORKER_CONCURRENCY: String(concurrency) },
-    pulls: [{ stream: "BATON_WORK", durable: "code-agent", waiting: concurrency }],
+    pulls: [{ stream: "BATON_WORK", durable: "sleep-agent", waiting: concurrency }],
   };
 }
 

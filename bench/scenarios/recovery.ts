@@ -14,7 +14,7 @@ export interface RecoveryRun {
 }
 
 export interface RecoveryResults {
-  /** ack_wait of BATON_WORK / code-agent read back from the server, in ms. */
+  /** ack_wait of BATON_WORK / sleep-agent read back from the server, in ms. */
   readonly ackWaitMs: number;
   readonly stepMs: number;
   readonly killAfterMs: number;
@@ -39,9 +39,9 @@ export async function runRecoveryScenario(
   const driver = await BatonDriver.connect(stack.url, "k");
   const runs: RecoveryRun[] = [];
   try {
-    const info = await stack.jsm.consumers.info("BATON_WORK", "code-agent");
+    const info = await stack.jsm.consumers.info("BATON_WORK", "sleep-agent");
     const ackWaitMs = (info.config.ack_wait ?? Number.NaN) / 1_000_000;
-    log(`  ack_wait in force on BATON_WORK/code-agent: ${ackWaitMs} ms (max_deliver ${info.config.max_deliver})`);
+    log(`  ack_wait in force on BATON_WORK/sleep-agent: ${ackWaitMs} ms (max_deliver ${info.config.max_deliver})`);
     await driver.runPlan(sleepPlan(1, 50)); // warm-up
     for (let r = 0; r < options.runs; r++) {
       const taskId = driver.nextTaskId();

@@ -24,7 +24,7 @@ export interface ScalingResults {
 
 /**
  * Scenario `scaling`: 1, 2 and 4 replicas of the bench sleep agent (bench/sleep-agent.ts, agent
- * "code", WORKER_CONCURRENCY=1 so one replica = one slot) behind the real supervisor and
+ * "sleep", WORKER_CONCURRENCY=1 so one replica = one slot) behind the real supervisor and
  * synthesizer. Each run submits at once enough tasks of `stepsPerTask` parallel `sleep_ms`
  * steps to give every replica `stepsPerReplica` steps, and measures from the first submission
  * to the last outcome. Efficiency = throughput(n) / (n × throughput(1)).

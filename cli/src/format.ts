@@ -53,6 +53,7 @@ export function describeRow(row: StepRow, nowMs = Date.now(), withError = true):
     case "running":
       return row.startedAtMs === undefined ? "running" : `running ${formatDuration(Math.max(0, nowMs - row.startedAtMs))}`;
     case "dispatched":
+      if (row.waiting) return `waiting: no live replica of agent ${row.agent}`;
       return row.attempt > 1 ? `dispatched (attempt ${row.attempt})` : "dispatched";
     default:
       return row.status;

@@ -7,6 +7,15 @@ export { type CliConnection, openConnection } from "./connection.ts";
 export { EXIT, type ExitCode } from "./exit-codes.ts";
 export { type FollowResult, type FollowTaskOptions, followTask, lastOutcome, type TaskFollower } from "./follow-task.ts";
 export { createProgram, runCli } from "./program.ts";
-export { NATS_INSTALL_HINT, SERVICE_NAMES, type ServiceName, type Stack, StackError, type StackOptions, startStack } from "./stack.ts";
+export { type ExtraAgent, NATS_INSTALL_HINT, type ServiceName, type Stack, StackError, type StackOptions, startStack } from "./stack.ts";
+export {
+  defaultServices,
+  discoverServices,
+  READY_MESSAGES,
+  type ServiceEntry,
+  type ServiceManifest,
+  type ServiceRole,
+  serviceByName,
+} from "./service-catalog.ts";
 export { buildSubmission, type ResolvedSubmission, type SubmissionInput } from "./submission.ts";
 export { isFinal, type Outcome, type StepRow, type StepRowStatus, type TaskPhase, TaskProgress } from "./task-progress.ts";

@@ -17,6 +17,8 @@ export function formatEventLine(event: TaskEvent): string {
         .join(" ")}`;
     case "step.dispatched":
       return `${head} ${step(event.stepId, event.agent)} attempt ${event.attempt}`;
+    case "step.waiting":
+      return `${head} ${step(event.stepId, event.agent)} ${oneLine(event.reason)}`;
     case "step.started":
       return `${head} ${step(event.stepId, event.agent)} on ${event.worker}`;
     case "step.completed":

@@ -7,24 +7,30 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type LocalNatsServer, natsServerAvailable, startLocalNatsServer } from "@baton/core";
 import { repoRoot } from "./repo-root.ts";
+import { defaultServices, READY_MESSAGES, serviceByName } from "./service-catalog.ts";
 import { logMessage } from "./service-logs.ts";
 
-/** The services of the local stack, in start order. Each runs as `node services/<name>/src/main.ts`. */
-export const SERVICE_NAMES = ["supervisor", "research-agent", "code-agent", "data-agent", "synthesizer"] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** A process of the stack, named in logs and errors: a service's folder name, or an extra agent's label. */
+export type ServiceName = string;
 
 /**
- * The log message after which each service consumes work. Every service also logs `started`
- * (after connecting and provisioning); if its own ready message does not follow within
- * {@link READY_GRACE_MS}, `started` is taken as ready (so a renamed message only slows start-up).
+ * An agent outside `services/` to start with the stack, e.g. `examples/agents/geo`: `node <entry>`
+ * in `cwd`, with the stack's NATS_URL and LOG_LEVEL and `env`.
  */
-export const READY_MESSAGES: Readonly<Record<ServiceName, string>> = {
-  supervisor: "started",
-  "research-agent": "worker ready",
-  "code-agent": "worker ready",
-  "data-agent": "worker ready",
-  synthesizer: "synthesizer ready",
-};
+export interface ExtraAgent {
+  /** Its name in logs, e.g. `geo-agent`. */
+  readonly label: string;
+  /** The script Node runs (absolute path). */
+  readonly entry: string;
+  /** Its working folder; default the folder above the entry's `src/`. */
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * If a process logs `started` (connected and provisioned) but not its ready line within this
+ * many ms, it is taken as ready (so a renamed message only slows start-up).
+ */
 const READY_GRACE_MS = 3_000;
 
 /** Options of {@link startStack}. */
@@ -35,8 +41,10 @@ export interface StackOptions {
   readonly dataDir?: string | undefined;
   /** Port of the nats-server started; default a free port. Ignored with `natsUrl`. */
   readonly port?: number | undefined;
-  /** Which services to start; default all five ({@link SERVICE_NAMES}). */
-  readonly services?: readonly ServiceName[] | undefined;
+  /** Which services (folder names under `services/`) to start; default every one whose manifest says `autostart`. */
+  readonly services?: readonly string[] | undefined;
+  /** Agents from outside `services/` to start as well (after the services' supervisor). */
+  readonly agents?: readonly ExtraAgent[] | undefined;
   /** Extra environment for the services (NATS_URL and LOG_LEVEL are set by the stack). */
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** LOG_LEVEL of the services; default `info`. */
@@ -93,21 +101,34 @@ export const NATS_INSTALL_HINT = [
 /**
  * Starts the local Baton stack: unless `natsUrl` is given, a private nats-server with JetStream
  * (file store in `<dataDir>/nats` or a temp folder) on 127.0.0.1:`port` (default: a free port);
- * then the five services as child processes (`process.execPath services/<name>/src/main.ts`, cwd =
- * repository root, env NATS_URL set). Resolves once every service logged its ready line
- * ({@link READY_MESSAGES}). A stack that fails to start is stopped before the error is thrown.
+ * then the services found under `services/` (see `discoverServices`) and any extra agents as
+ * child processes (`process.execPath <entry>`, env NATS_URL set). Resolves once every process
+ * logged its ready line ({@link READY_MESSAGES}). A stack that fails to start is stopped before
+ * the error is thrown.
  * Children are SIGKILLed if this process exits without calling `stop()`.
  * @throws StackError: NATS_SERVER_MISSING (with install instructions), PORT_IN_USE,
  *   NATS_START_FAILED, SERVICE_MISSING, SERVICE_EXITED (with the service's last output), READY_TIMEOUT.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const root = repoRoot();
-  const names = options.services ?? SERVICE_NAMES;
-  for (const name of names) {
-    if (!existsSync(join(root, "services", name, "src", "main.ts"))) {
-      throw new StackError("SERVICE_MISSING", `services/${name}/src/main.ts not found under ${root}`);
-    }
+  const launches: Launch[] = [];
+  try {
+    const services = options.services ? options.services.map((n) => serviceByName(n, root)) : defaultServices(root);
+    for (const s of services) launches.push({ name: s.name, entry: s.entry, cwd: root, ready: READY_MESSAGES[s.role], env: {} });
+  } catch (error) {
+    throw new StackError("SERVICE_MISSING", (error as Error).message, { cause: error });
   }
+  for (const agent of options.agents ?? []) {
+    if (!existsSync(agent.entry)) throw new StackError("SERVICE_MISSING", `${agent.label}: ${agent.entry} not found`);
+    launches.push({
+      name: agent.label,
+      entry: agent.entry,
+      cwd: agent.cwd ?? join(agent.entry, "..", ".."),
+      ready: READY_MESSAGES.agent,
+      env: agent.env ?? {},
+    });
+  }
+  const names = launches.map((l) => l.name);
 
   let natsServer: LocalNatsServer | undefined;
   let tempDir: string | undefined;
@@ -158,12 +179,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
 
-  const ready = names.map(
-    (name) =>
+  const ready = launches.map(
+    ({ name, entry, cwd, ready: readyMessage, env }) =>
       new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [join(root, "services", name, "src", "main.ts")], {
-          cwd: root,
-          env: { ...process.env, ...options.env, NATS_URL: natsUrl, LOG_LEVEL: options.logLevel ?? "info", LOG_PRETTY: "false" },
+        const child = spawn(process.execPath, [entry], {
+          cwd,
+          env: { ...process.env, ...options.env, ...env, NATS_URL: natsUrl, LOG_LEVEL: options.logLevel ?? "info", LOG_PRETTY: "false" },
           stdio: ["ignore", "pipe", "pipe"],
         });
         children.set(name, child);
@@ -189,7 +210,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             options.onLog?.(name, line, stream);
             if (isReady || stream !== "stdout") return;
             const msg = logMessage(line);
-            if (msg === READY_MESSAGES[name]) markReady();
+            if (msg === readyMessage) markReady();
             else if (msg === "started") grace ??= setTimeout(markReady, READY_GRACE_MS);
           });
         }
@@ -216,7 +237,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const pending = names.filter((n) => !(logs.get(n) ?? []).some((l) => logMessage(l) === READY_MESSAGES[n]));
+      const pending = launches.filter((l) => !(logs.get(l.name) ?? []).some((line) => logMessage(line) === l.ready)).map((l) => l.name);
       reject(new StackError("READY_TIMEOUT", `services not ready after ${timeoutMs} ms: ${pending.join(", ")}`));
     }, timeoutMs);
   });
@@ -229,6 +250,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     clearTimeout(timer);
   }
   return stack;
+}
+
+/** One process the stack starts. */
+interface Launch {
+  readonly name: string;
+  readonly entry: string;
+  readonly cwd: string;
+  /** The log message after which it consumes. */
+  readonly ready: string;
+  readonly env: Readonly<Record<string, string>>;
 }
 
 async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {

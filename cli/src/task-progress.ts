@@ -16,6 +16,8 @@ export interface StepRow {
   attempt: number;
   /** Worker instance that ran (or is running) the step. */
   worker?: string;
+  /** Set while a dispatched step waits for a live replica of its agent (the `step.waiting` reason). */
+  waiting?: string;
   /** When the worker started it (from the `step.started` event's `at`). */
   startedAtMs?: number;
   /** Run time reported by the worker (step.completed / step.failed) or the outcome. */
@@ -115,9 +117,18 @@ export class TaskProgress {
         this.#running();
         break;
       }
+      case "step.waiting": {
+        const row = this.#rowFor(event.stepId, event.agent);
+        if (row.status === "pending" || row.status === "dispatched") {
+          row.waiting = event.reason;
+          changed.push(row.stepId);
+        }
+        break;
+      }
       case "step.started": {
         const row = this.#rowFor(event.stepId, event.agent);
         if (event.attempt > row.attempt || row.status === "pending" || row.status === "dispatched") {
+          delete row.waiting;
           row.status = "running";
           row.attempt = Math.max(row.attempt, event.attempt);
           row.worker = event.worker;

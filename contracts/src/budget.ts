@@ -35,13 +35,3 @@ export const BudgetLedger = z.object({
   exceeded: z.string().optional(),
 });
 export type BudgetLedger = z.infer<typeof BudgetLedger>;
-
-/** Tools an agent offers, as published by each worker service at start (KV bucket `baton_agents`). */
-export const AgentCard = z.object({
-  schemaVersion: SchemaVersion,
-  agent: z.string(),
-  tools: z.array(z.object({ name: z.string(), description: z.string(), inputSchema: z.record(z.string(), z.unknown()) })),
-  llm: z.boolean(),
-  updatedAt: Timestamp,
-});
-export type AgentCard = z.infer<typeof AgentCard>;

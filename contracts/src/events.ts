@@ -20,6 +20,14 @@ export const TaskEvent = z.discriminatedUnion("type", [
     steps: z.array(z.object({ id: StepId, agent: AgentName, dependsOn: z.array(StepId) })),
   }),
   z.object({ ...base, type: z.literal("step.dispatched"), stepId: StepId, agent: AgentName, attempt: z.number().int() }),
+  z.object({
+    ...base,
+    type: z.literal("step.waiting"),
+    stepId: StepId,
+    agent: AgentName,
+    /** Why the step is not running yet, e.g. no live replica of its agent. */
+    reason: z.string(),
+  }),
   z.object({ ...base, type: z.literal("step.started"), stepId: StepId, agent: AgentName, worker: z.string(), attempt: z.number().int() }),
   z.object({ ...base, type: z.literal("step.completed"), stepId: StepId, agent: AgentName, durationMs: z.number(), usage: Usage }),
   z.object({

@@ -1,16 +1,28 @@
 import { z } from "zod";
+import { AgentCard, AgentReplica } from "./agents.ts";
 import { TaskEvent } from "./events.ts";
 import { Plan } from "./plan.ts";
-import { TaskCompleted, TaskFailed, TaskRejected, TaskSubmission } from "./task.ts";
+import { TaskCancel, TaskCompleted, TaskFailed, TaskRejected, TaskSubmission } from "./task.ts";
+import { StepResult, StepWork } from "./work.ts";
 
-/** The public messages, by file name, exported as JSON Schema for clients in other languages. */
+/**
+ * The public messages, by file name, exported as JSON Schema for clients and workers in other
+ * languages. `io` is the side a non-Baton program is on: `input` for what it publishes (fields
+ * with defaults are optional), `output` for what it receives. The worker protocol: a worker
+ * receives `step-work` and publishes `step-result`, `agent-card` and `agent-replica`.
+ */
 export const PUBLIC_SCHEMAS = {
   "task-submission": { schema: TaskSubmission, io: "input" },
+  "task-cancel": { schema: TaskCancel, io: "input" },
   plan: { schema: Plan, io: "input" },
   "task-rejected": { schema: TaskRejected, io: "output" },
   "task-completed": { schema: TaskCompleted, io: "output" },
   "task-failed": { schema: TaskFailed, io: "output" },
   "task-event": { schema: TaskEvent, io: "output" },
+  "step-work": { schema: StepWork, io: "output" },
+  "step-result": { schema: StepResult, io: "input" },
+  "agent-card": { schema: AgentCard, io: "input" },
+  "agent-replica": { schema: AgentReplica, io: "input" },
 } as const;
 
 /**

@@ -1,4 +1,4 @@
-import { AGENT_NAMES, type AgentName } from "./agents.ts";
+import { AGENT_REPLICA_TTL_MS, type AgentName } from "./agents.ts";
 import { subjects } from "./subjects.ts";
 
 /** A JetStream stream, as data. Durations in ms; the provisioning code converts to nanoseconds. */
@@ -159,7 +159,11 @@ export const SYNTHESIS_CONSUMER: ConsumerSpec = {
   maxAckPending: 256,
 };
 
-/** The one durable consumer shared by every replica of an agent's worker service. */
+/**
+ * The one durable consumer shared by every replica of an agent's worker service, `<agent>-agent`
+ * on `work.<agent>.>`. Not provisioned with the others: the first replica of an agent type creates
+ * it (work published before that waits in the work-queue stream).
+ */
 export function workConsumer(agent: AgentName): ConsumerSpec {
   return {
     stream: WORK_STREAM.name,
@@ -183,24 +187,35 @@ export const DEAD_LETTER_CONSUMER: ConsumerSpec = {
   maxAckPending: 256,
 };
 
-/** Every consumer Baton provisions. */
+/** The control plane's consumers, provisioned by every service at start (agents add their own, {@link workConsumer}). */
 export const CONSUMERS: readonly ConsumerSpec[] = [
   SUBMISSIONS_CONSUMER,
   CANCEL_CONSUMER,
   RESULTS_CONSUMER,
   SYNTHESIS_CONSUMER,
-  ...AGENT_NAMES.map(workConsumer),
   DEAD_LETTER_CONSUMER,
 ];
 
-/** JetStream KV buckets: task state and budget ledgers (CAS on revision), the embedded memory store, agent cards. */
+/** A JetStream KV bucket, as data. `ttlMs`: max age of an entry in ms (0 = kept until deleted). */
+export interface KvBucketSpec {
+  readonly name: string;
+  readonly history: number;
+  readonly ttlMs: number;
+}
+
+/**
+ * JetStream KV buckets: task state and budget ledgers (CAS on revision), the embedded memory
+ * store, the effect ledger, agent cards (`<agent>` → {@link AgentCard}) and live agent replicas
+ * (`<agent>.<instance>` → {@link AgentReplica}, expiring after {@link AGENT_REPLICA_TTL_MS}).
+ */
 export const KV_BUCKETS = {
-  tasks: { name: "baton_tasks", history: 1 },
-  memory: { name: "baton_memory", history: 1 },
-  budgets: { name: "baton_budgets", history: 1 },
-  effects: { name: "baton_effects", history: 1 },
-  agents: { name: "baton_agents", history: 1 },
-} as const;
+  tasks: { name: "baton_tasks", history: 1, ttlMs: 0 },
+  memory: { name: "baton_memory", history: 1, ttlMs: 0 },
+  budgets: { name: "baton_budgets", history: 1, ttlMs: 0 },
+  effects: { name: "baton_effects", history: 1, ttlMs: 0 },
+  agents: { name: "baton_agents", history: 1, ttlMs: 0 },
+  agentReplicas: { name: "baton_agent_replicas", history: 1, ttlMs: AGENT_REPLICA_TTL_MS },
+} as const satisfies Record<string, KvBucketSpec>;
 
 /** Message headers Baton sets besides the W3C trace context headers. */
 export const HEADERS = {

@@ -1,11 +1,9 @@
 import { appendFileSync } from "node:fs";
-import { loadConfig, runMain } from "@baton/core";
-import { defineTool, ToolError } from "@baton/tools";
-import { runWorkerService, WorkerEnv } from "@baton/worker";
+import { defineAgent, defineTool, runAgent, ToolError } from "@baton/agent";
 import { z } from "zod";
 
-// A test-only worker for the chaos suite. It takes the data agent's place (`agent: "data"`, the
-// durable `data-agent`) with tools whose side effects the tests can count:
+// A test-only agent for the chaos suite, `chaos` (durable `chaos-agent`), built with the agent SDK
+// like any user's agent, with tools whose side effects the tests can count:
 // - `record_effect` (not idempotent, run through the effect ledger): appends
 //   `<taskId> <stepId> <pid> <time>` to EFFECTS_FILE, one line per real execution;
 // - `sleep_ms` (idempotent): waits, honouring the step's abort signal;
@@ -80,4 +78,11 @@ const crashWorker = defineTool({
   },
 });
 
-runMain(() => runWorkerService({ agent: "data", env: loadConfig(WorkerEnv), tools: [recordEffect, sleepMs, alwaysFail, crashWorker] }));
+await runAgent(
+  defineAgent({
+    name: "chaos",
+    version: "1.0.0",
+    description: "Test-only: records countable side effects, sleeps, fails on purpose and crashes its own process.",
+    tools: [recordEffect, sleepMs, alwaysFail, crashWorker],
+  }),
+);

@@ -16,7 +16,7 @@ import { analyzeRun, printCounts } from "./support/report.ts";
 // (e) a step three times longer than ack_wait, kept alive by working() heartbeats: delivered once.
 
 const ACK_WAIT_MS = 2_000;
-const MAX_DELIVER = workConsumer("data").maxDeliver;
+const MAX_DELIVER = workConsumer("chaos").maxDeliver;
 
 describe.skipIf(!natsServerAvailable())("chaos (d, e): poison steps and steps slower than ack_wait", () => {
   let stack: ChaosStack;
@@ -90,7 +90,7 @@ describe.skipIf(!natsServerAvailable())("chaos (d, e): poison steps and steps sl
   });
 
   it("(e) keeps a step three times longer than ack_wait alive with heartbeats: one delivery", async () => {
-    const info = await client.jsm.consumers.info("BATON_WORK", workConsumer("data").durable);
+    const info = await client.jsm.consumers.info("BATON_WORK", workConsumer("chaos").durable);
     expect(info.config.ack_wait).toBe(nanos(ACK_WAIT_MS));
     const taskIds = ["chaos-e-slow-1", "chaos-e-slow-2"];
     allTasks.push(...taskIds);
@@ -174,7 +174,7 @@ describe.skipIf(!natsServerAvailable())("chaos (d, e): poison steps and steps sl
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]).toMatchObject({
       stream: "BATON_WORK",
-      consumer: "data-agent",
+      consumer: "chaos-agent",
       subject: `work.data.${taskId}.pill`,
       stepId: "pill",
       deliveries: MAX_DELIVER,

@@ -15,6 +15,7 @@ import { AckPolicy, type JetStreamManager, jetstreamManager, RetentionPolicy, ty
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
+import { registerAgentCard } from "../support/agents.ts";
 import { ROOT, type ServiceProcess, startStack, type TestStack } from "../support/services.ts";
 
 // Dead letters end to end: a real nats-server, the services as real processes (all but the data
@@ -110,6 +111,12 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
     if (!found) throw new Error("no supervisor");
     supervisor = found;
     await supervisor.waitForLog((l) => l.msg === "dead-letter handler ready");
+    // The data agent is registered (its card) but never runs here: its steps wait in BATON_WORK,
+    // where the tests dead-letter them as the server would.
+    await registerAgentCard(client.nc, {
+      agent: "data",
+      tools: [{ name: "sql_query", inputSchema: { type: "object", properties: { sql: { type: "string" } }, required: ["sql"] } }],
+    });
   });
   afterAll(async () => {
     await client?.close();

@@ -1,6 +1,7 @@
 import { WORK_STREAM } from "@baton/contracts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerAgentCard } from "../support/agents.ts";
 import { connectClient, type TestClient } from "../support/client.ts";
 import { type ServiceProcess, startService, startStack, type TestStack } from "../support/services.ts";
 
@@ -15,6 +16,8 @@ describe("dispatch watchdog: work lost by the bus is dispatched again", () => {
   beforeAll(async () => {
     stack = await startStack({ services: ["supervisor", "synthesizer"], env: { DISPATCH_STALE_MS: "2000" } });
     client = await connectClient(stack.nats.url);
+    // Registered (as a replica would), but no replica runs until the test starts one.
+    await registerAgentCard(client.nc, { agent: "research", tools: [{ name: "search_documents", inputSchema: { type: "object" } }] });
   });
   afterAll(async () => {
     await client?.close();
@@ -42,6 +45,9 @@ describe("dispatch watchdog: work lost by the bus is dispatched again", () => {
       if (seq === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     expect(seq).toBeTypeOf("number");
+    // Accepted although no replica of its agent is live: the step waits, and an event says so.
+    const waiting = events.find((e) => e.type === "step.waiting");
+    expect(waiting).toMatchObject({ stepId: "find", agent: "research" });
     await jsm.streams.deleteMessage(WORK_STREAM.name, seq as number); // the "lost" message
 
     const supervisor = stack.services.find((s) => s.name === "supervisor");

@@ -124,7 +124,7 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
     expect(outcome.value.steps.find((s) => s.stepId === "after")?.status).toBe("skipped");
   });
 
-  it("reports invalid tool arguments as a structured tool error in the step result", async () => {
+  it("rejects arguments that fail the tool's input schema at submission, naming the field", async () => {
     const taskId = `badargs-${Date.now()}`;
     await fx.client.submit({
       taskId,
@@ -133,9 +133,38 @@ describe("a task end to end through supervisor, three agents and synthesizer", (
         steps: [{ id: "calc", agent: "code", instruction: "x", toolCalls: [{ tool: "evaluate_expression", args: { expression: 42 } }] }],
       },
     });
+    const rejection = await fx.client.waitForRejection((r) => r.taskId === taskId);
+    expect(rejection.error.code).toBe("INVALID_ARGUMENTS");
+    expect(rejection.error.issues?.[0]?.path).toBe("plan.steps.0.toolCalls.0.args.expression");
+  });
+
+  it("reports arguments that become invalid once a reference is resolved as a structured tool error in the step result", async () => {
+    const taskId = `badref-${Date.now()}`;
+    await fx.client.submit({
+      taskId,
+      goal: "bad resolved arguments",
+      plan: {
+        steps: [
+          {
+            id: "num",
+            agent: "code",
+            instruction: "a number",
+            toolCalls: [{ tool: "evaluate_expression", args: { expression: "6 * 7" } }],
+          },
+          {
+            id: "calc",
+            agent: "code",
+            instruction: "x",
+            dependsOn: ["num"],
+            // The whole output (an object) where the tool wants a string: only the worker can tell.
+            toolCalls: [{ tool: "evaluate_expression", args: { expression: { $fromStep: "num" } } }],
+          },
+        ],
+      },
+    });
     const outcome = await fx.client.outcome(taskId);
     expect(outcome.status).toBe("failed");
-    const calc = outcome.value.steps[0];
+    const calc = outcome.value.steps.find((s) => s.stepId === "calc");
     expect(calc?.error?.code).toBe("INVALID_ARGUMENTS");
     const call = calc?.toolCalls[0];
     expect(call?.ok).toBe(false);

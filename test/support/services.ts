@@ -3,22 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { defaultServices, READY_MESSAGES, serviceByName } from "@baton/cli";
 import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export const SERVICE_NAMES = ["supervisor", "research-agent", "code-agent", "data-agent", "synthesizer"] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
-
-/** The log line each service prints once it consumes. */
-const READY_MESSAGE: Record<ServiceName, string> = {
-  supervisor: "started",
-  "research-agent": "worker ready",
-  "code-agent": "worker ready",
-  "data-agent": "worker ready",
-  synthesizer: "synthesizer ready",
-};
+/** A service's folder name under `services/`, e.g. `data-agent` (found by `discoverServices`, not listed here). */
+export type ServiceName = string;
 
 /** How a child process ended. */
 export type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -117,7 +109,7 @@ export interface ServiceProcess extends LoggedProcess {
 
 /** Spawns `node services/<name>/src/main.ts` with its logs collected. */
 export function spawnService(name: ServiceName, env: Record<string, string>): ServiceProcess {
-  const logged = spawnLogged(join(ROOT, "services", name, "src", "main.ts"), name, { LOG_LEVEL: "info", ...env });
+  const logged = spawnLogged(serviceByName(name, ROOT).entry, name, { LOG_LEVEL: "info", ...env });
   const child = logged.process;
   return {
     ...logged,
@@ -136,7 +128,8 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Se
 /** Spawns a service and waits until it consumes. */
 export async function startService(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
   const service = spawnService(name, env);
-  await service.waitForLog((l) => l.msg === READY_MESSAGE[name], 60_000);
+  const ready = READY_MESSAGES[serviceByName(name, ROOT).role];
+  await service.waitForLog((l) => l.msg === ready, 60_000);
   return service;
 }
 
@@ -150,13 +143,14 @@ export interface TestStack {
 
 /**
  * Starts a nats-server (JetStream, own store folder, free port) and the given services
- * (default: all five) as real processes, and waits until each consumes.
+ * (default: every service `baton up` starts) as real processes, and waits until each consumes.
  */
 export async function startStack(options: { services?: readonly ServiceName[]; env?: Record<string, string> } = {}): Promise<TestStack> {
   const storeDir = mkdtempSync(join(tmpdir(), "baton-test-"));
   const nats = await startLocalNatsServer({ storeDir });
   const env = { NATS_URL: nats.url, ...options.env };
-  const services = await Promise.all((options.services ?? SERVICE_NAMES).map((name) => startService(name, env)));
+  const names = options.services ?? defaultServices(ROOT).map((s) => s.name);
+  const services = await Promise.all(names.map((name) => startService(name, env)));
   return {
     nats,
     services,

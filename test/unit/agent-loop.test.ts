@@ -20,7 +20,7 @@ import {
   SUMMARIZER_SYSTEM_PROMPT,
   type Spend,
   truncateMiddle,
-} from "../../packages/worker/src/agent-loop/index.ts";
+} from "@baton/agent";
 
 // ---------- real tools ----------
 
@@ -257,7 +257,7 @@ describe("runAgentLoop", () => {
     expect(error?.content).toMatch(/^The call failed \(INVALID_ARGUMENTS\)\. Fix the arguments/);
     const fence = parseFence(error?.content ?? "", "tool_output");
     expect(fence.header).toContain('status="error"');
-    expect(fence.data).toMatch(/^INVALID_ARGUMENTS: invalid arguments for add: b: /);
+    expect(fence.data).toMatch(/^INVALID_ARGUMENTS: invalid arguments for add: args\.b: /);
     expect(fence.data).toMatch(/\n- args\.b: .*expected number/);
     expect(lastToolResults(provider.requests[2])[0]?.isError).toBeUndefined();
   });

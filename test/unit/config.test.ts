@@ -1,5 +1,5 @@
 import { BaseServiceEnv, ConfigError, loadConfig } from "@baton/core";
-import { WorkerEnv } from "@baton/worker";
+import { WorkerEnv } from "@baton/agent";
 import { describe, expect, it } from "vitest";
 
 describe("service configuration", () => {

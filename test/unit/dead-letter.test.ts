@@ -104,7 +104,13 @@ describe("classifying a dead letter", () => {
     expect(classifyDeadLetter("BATON_SUBMISSIONS", "tasks.submit", encode({ taskId: "bad.id" }))).toEqual({ kind: "submission" });
     expect(classifyDeadLetter("BATON_RESULTS", "results.t1.s1", none)).toEqual({ kind: "result", taskId: "t1", stepId: "s1" });
     expect(classifyDeadLetter("BATON_SYNTHESIS", "synthesis.t1", none)).toEqual({ kind: "synthesis", taskId: "t1" });
-    expect(classifyDeadLetter("BATON_WORK", "work.nobody.t1.s1", none)).toEqual({ kind: "other" });
+    expect(classifyDeadLetter("BATON_WORK", "work.any-agent.t1.s1", none)).toEqual({
+      kind: "work",
+      agent: "any-agent",
+      taskId: "t1",
+      stepId: "s1",
+    });
+    expect(classifyDeadLetter("BATON_WORK", "work.Not_An_Agent.t1.s1", none)).toEqual({ kind: "other" });
     expect(classifyDeadLetter("OTHER", "work.data.t1.s1", none)).toEqual({ kind: "other" });
   });
 });

@@ -3,15 +3,16 @@ import { ScriptedChatProvider } from "@baton/llm";
 import { planTask } from "@baton/supervisor";
 import { describe, expect, it } from "vitest";
 
-const agents: AgentCard[] = [
-  {
-    schemaVersion: 1,
-    agent: "data",
-    llm: true,
-    updatedAt: "2026-11-22T00:00:00.000Z",
-    tools: [{ name: "sql_query", description: "Runs SQL. More.", inputSchema: {} }],
-  },
-];
+const card = (agent: string, tool: string, description: string): AgentCard => ({
+  schemaVersion: 1,
+  agent,
+  version: "1.0.0",
+  description: `The ${agent} agent.`,
+  llm: true,
+  updatedAt: "2026-11-22T00:00:00.000Z",
+  tools: [{ name: tool, description, inputSchema: { type: "object" }, riskTier: "read", idempotent: true, timeoutMs: 1_000 }],
+});
+const agents: AgentCard[] = [card("data", "sql_query", "Runs SQL. More."), card("code", "evaluate_expression", "Evaluates math.")];
 const goodPlan = {
   steps: [
     { id: "load", agent: "data", instruction: "Average highs per month" },
@@ -62,7 +63,7 @@ describe("the LLM planner", () => {
       planTask({ provider: model, model: "m", goal: "g", taskId: "t", agents, memories: [], maxRepairs: 1 }),
     ).rejects.toMatchObject({
       code: "PLAN_INVALID",
-      message: expect.stringContaining('the data agent has no tool "rm_rf"'),
+      message: expect.stringContaining('agent "data" has no tool "rm_rf"; its tools: sql_query'),
     });
   });
 
@@ -85,7 +86,7 @@ describe("the LLM planner", () => {
       model: "m",
       goal: "g",
       taskId: "t",
-      agents: [],
+      agents,
       memories: [
         {
           schemaVersion: 1,

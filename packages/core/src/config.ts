@@ -16,8 +16,6 @@ export const envPositiveInt = z.coerce.number().int().positive();
  * - `LOG_PAYLOADS`: include prompts and tool payloads in logs and spans; default false.
  * - `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g. `http://localhost:4318`); unset = no export.
  * - `SHUTDOWN_GRACE_MS`: how long SIGTERM waits for in-flight work; default 10,000 ms.
- * - `WORK_ACK_WAIT_MS`: ack_wait of the agents' work consumers; default 5,000 ms. Set the same
- *   value on every service (each one provisions the consumers at start).
  */
 export const BaseServiceEnv = z.object({
   NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
@@ -28,7 +26,6 @@ export const BaseServiceEnv = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   SERVICE_INSTANCE_ID: z.string().min(1).optional(),
   SHUTDOWN_GRACE_MS: envPositiveInt.default(10_000),
-  WORK_ACK_WAIT_MS: envPositiveInt.min(1_000).max(600_000).default(5_000),
 });
 export type BaseServiceEnv = z.infer<typeof BaseServiceEnv>;
 

@@ -18,7 +18,7 @@ export {
 } from "./local-nats.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export { connectNats, type NatsConnection } from "./nats.ts";
-export { consumerSpecs, ensureConsumer, ensureStream, openKv, type ProvisionOptions, provisionAll, streamConfig } from "./provision.ts";
+export { ensureConsumer, ensureStream, openKv, provisionAll, streamConfig } from "./provision.ts";
 export { type PublishOptions, publishMessage } from "./publish.ts";
 export { runMain, type ServiceContext, startService } from "./service.ts";
 export {
@@ -37,3 +37,5 @@ export { type BudgetGuard, BudgetLedgers, exceededReason, hasBudget, type Spend 
 export { isWrongSequence } from "./kv-cas.ts";
 export { KvEffectLedger } from "./effect-ledger.ts";
 export { outcomeStored } from "./outcomes.ts";
+export { AgentRegistry, type AgentRegistryOptions, type RegisteredAgent } from "./agent-registry.ts";
+export { compileJsonSchema, type JsonSchemaCheck, jsonSchemaErrorPath } from "./json-schema.ts";

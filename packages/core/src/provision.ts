@@ -9,7 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { CONSUMERS, type ConsumerSpec, KV_BUCKETS, STREAMS, type StreamSpec, WORK_STREAM } from "@baton/contracts";
+import { CONSUMERS, type ConsumerSpec, KV_BUCKETS, type KvBucketSpec, STREAMS, type StreamSpec } from "@baton/contracts";
 
 /** The JetStream stream config for a {@link StreamSpec} (durations converted ms → ns). */
 export function streamConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
@@ -66,31 +66,19 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
-/** Opens (creating when absent) a KV bucket. */
-export async function openKv(nc: NatsConnection, bucket: { name: string; history: number }): Promise<KV> {
-  return new Kvm(nc).create(bucket.name, { history: bucket.history });
-}
-
-/** Deployment settings that override the consumer specs of the contract. */
-export interface ProvisionOptions {
-  /** ack_wait of the agents' work consumers, in ms (WORK_ACK_WAIT_MS). */
-  readonly workAckWaitMs?: number;
-}
-
-/** The consumer specs in force: the contract's, with `options` applied. */
-export function consumerSpecs(options: ProvisionOptions = {}): ConsumerSpec[] {
-  return CONSUMERS.map((c) =>
-    c.stream === WORK_STREAM.name && options.workAckWaitMs !== undefined ? { ...c, ackWaitMs: options.workAckWaitMs } : c,
-  );
+/** Opens (creating when absent) a KV bucket; `ttlMs` (when given and > 0) is the max age of its entries. */
+export async function openKv(nc: NatsConnection, bucket: Pick<KvBucketSpec, "name" | "history"> & { ttlMs?: number }): Promise<KV> {
+  return new Kvm(nc).create(bucket.name, { history: bucket.history, ...(bucket.ttlMs ? { ttl: bucket.ttlMs } : {}) });
 }
 
 /**
- * Provisions every Baton stream, consumer and KV bucket (idempotent).
- * Each service calls it at start, so a fresh nats-server needs no setup step.
+ * Provisions every Baton stream, the control plane's consumers and every KV bucket (idempotent).
+ * Each service calls it at start, so a fresh nats-server needs no setup step. An agent's work
+ * consumer is not among them: its worker creates it ({@link ensureConsumer} with `workConsumer`).
  */
-export async function provisionAll(nc: NatsConnection, options: ProvisionOptions = {}): Promise<void> {
+export async function provisionAll(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const stream of STREAMS) await ensureStream(jsm, stream);
-  for (const consumer of consumerSpecs(options)) await ensureConsumer(jsm, consumer);
+  for (const consumer of CONSUMERS) await ensureConsumer(jsm, consumer);
   for (const bucket of Object.values(KV_BUCKETS)) await openKv(nc, bucket);
 }

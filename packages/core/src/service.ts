@@ -44,7 +44,7 @@ export async function startService(
     logger,
   });
   const nc = await connectWithRetry(env.NATS_URL, instanceId, logger, options.connectTimeoutMs ?? 30_000);
-  await provisionAll(nc, { workAckWaitMs: env.WORK_ACK_WAIT_MS });
+  await provisionAll(nc);
   const js = jetstream(nc);
   const steps: ((graceMs: number) => Promise<void>)[] = [];
   let stopping: Promise<void> | undefined;

@@ -1,5 +1,4 @@
 import type { ErrorInfo, ToolCallResult, ToolCallSpec } from "@baton/contracts";
-import { toFieldIssues } from "@baton/contracts";
 import { BatonError } from "@baton/core";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
@@ -69,17 +68,17 @@ async function executeOnce(registry: ToolRegistry, call: ToolCallSpec, ctx: Tool
           retryable: false,
         });
       }
-      const parsed = tool.input.safeParse(call.args);
-      if (!parsed.success) {
+      const parsed = tool.parseArgs(call.args);
+      if (!parsed.ok) {
         return fail({
           code: "INVALID_ARGUMENTS",
-          message: `invalid arguments for ${call.tool}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+          message: `invalid arguments for ${call.tool}: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
           retryable: false,
-          issues: toFieldIssues(parsed.error, "args"),
+          issues: parsed.issues,
         });
       }
       const policy = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
-      const run = () => policy.execute(({ signal }) => tool.execute(parsed.data, { ...ctx, signal }), ctx.signal);
+      const run = () => policy.execute(({ signal }) => tool.execute(parsed.value, { ...ctx, signal }), ctx.signal);
       let output: unknown;
       if (!tool.idempotent && options.effects) {
         const key = { taskId: ctx.taskId, stepId: ctx.stepId, tool: tool.name, args: call.args };

@@ -3,4 +3,20 @@ export { type ToolBreakerOptions, ToolBreakers } from "./breakers.ts";
 export { type EffectKey, type EffectLedger, effectId } from "./effects.ts";
 export { type ExecuteOptions, executeToolCall } from "./execute.ts";
 export { type ToolDescription, ToolRegistry } from "./registry.ts";
-export { defineTool, type RiskTier, type Tool, type ToolContext, ToolError, type ToolErrorCode } from "./tool.ts";
+export {
+  type ArgsCheck,
+  DEFAULT_TOOL_TIMEOUT_MS,
+  defineJsonSchemaTool,
+  defineTool,
+  type JsonSchemaToolDefinition,
+  type RiskTier,
+  type Tool,
+  type ToolCompensation,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolDisplay,
+  ToolError,
+  type ToolErrorCode,
+  toolCard,
+} from "./tool.ts";
+export { isToolProvider, type ToolProvider } from "./provider.ts";

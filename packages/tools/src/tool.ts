@@ -1,14 +1,16 @@
-import type { z } from "zod";
+import {
+  type FieldIssue,
+  type RiskTier,
+  type ToolCard,
+  type ToolCompensation,
+  type ToolDisplay,
+  ToolName,
+  toFieldIssues,
+} from "@baton/contracts";
+import { compileJsonSchema } from "@baton/core";
+import { z } from "zod";
 
-/**
- * How much harm a tool can do, least first. Agents get least-privilege tool sets; tiers
- * above `compute` will need a human approval gate (not offered by any tool in this release).
- * - `read`: reads data the agent was given (corpus, datasets); no side effects.
- * - `compute`: pure computation in a sandbox; no I/O.
- * - `write`: changes state the task owns.
- * - `external`: side effects outside Baton (network, payments, e-mail).
- */
-export type RiskTier = "read" | "compute" | "write" | "external";
+export type { RiskTier, ToolCompensation, ToolDisplay } from "@baton/contracts";
 
 /** What a running tool call may use. */
 export interface ToolContext {
@@ -20,27 +22,139 @@ export interface ToolContext {
   readonly inputs: Readonly<Record<string, unknown>>;
 }
 
+/** The result of checking a call's arguments: the value to run with (defaults applied), or the issues. */
+export type ArgsCheck<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issues: FieldIssue[] };
+
 /**
- * A tool: a zod input schema, a description written for a model, and a time limit.
- * `execute` receives arguments already validated by `input` and returns JSON-serializable
- * output; expected failures are thrown as {@link ToolError}.
+ * A tool: a description written for a model, its arguments' schema, a time limit, a risk tier and
+ * whether it is idempotent. `execute` receives arguments already checked by `parseArgs` and
+ * returns JSON-serializable output; expected failures are thrown as {@link ToolError}.
+ * Made with {@link defineTool} (a zod schema; `I` is its type) or {@link defineJsonSchemaTool}
+ * (a JSON Schema, e.g. an MCP server's).
  */
 export interface Tool<I extends z.ZodType = z.ZodType, O = unknown> {
-  /** `snake_case`, unique within an agent's registry. */
+  /** 1–64 characters of `A-Z a-z 0-9 _ -` (`snake_case` by convention), unique within an agent. */
   readonly name: string;
   readonly description: string;
-  readonly input: I;
+  /** The zod schema, for tools made with {@link defineTool}. */
+  readonly input?: I;
+  /** JSON Schema (draft 2020-12) of the arguments: what models and the agent card see. */
+  readonly inputSchema: Record<string, unknown>;
   /** Wall-clock limit for one call in ms. */
   readonly timeoutMs: number;
   readonly riskTier: RiskTier;
   /** True when running the call twice has the same effect as once. */
   readonly idempotent: boolean;
+  /** How the output is best shown in an answer; default: chosen by its shape. */
+  readonly display?: ToolDisplay;
+  /** The tool of the same agent that undoes a call (saga), with arguments from the call's output. */
+  readonly compensation?: ToolCompensation;
+  /** Checks and normalizes arguments; issue paths start with `args`. */
+  parseArgs(args: unknown): ArgsCheck<z.output<I>>;
   execute(args: z.output<I>, ctx: ToolContext): Promise<O>;
 }
 
-/** Identity helper that infers `execute`'s argument type from the `input` schema. */
-export function defineTool<I extends z.ZodType, O>(tool: Tool<I, O>): Tool<I, O> {
-  return tool;
+/** What {@link defineTool} takes. */
+export interface ToolDefinition<I extends z.ZodType, O> {
+  /** 1–64 characters of `A-Z a-z 0-9 _ -`, unique within the agent. */
+  readonly name: string;
+  /** Written for a model: what the tool does, when to use it, what it returns. */
+  readonly description: string;
+  /** The arguments' zod schema; its JSON Schema (input view) is what models and the card see. */
+  readonly input: I;
+  /** Wall-clock limit of one call in ms; default 30,000. */
+  readonly timeoutMs?: number;
+  readonly riskTier: RiskTier;
+  /** True when running the call twice has the same effect as once; non-idempotent calls go through the effect ledger. */
+  readonly idempotent: boolean;
+  readonly display?: ToolDisplay;
+  readonly compensation?: ToolCompensation;
+  execute(args: z.output<I>, ctx: ToolContext): Promise<O>;
+}
+
+/** Default wall-clock limit of a tool call, in ms. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
+
+/**
+ * Defines a tool whose arguments are checked by a zod schema; `execute`'s argument type is
+ * inferred from it.
+ * @throws RangeError for an invalid name or timeout (at definition, not at the first call).
+ */
+export function defineTool<I extends z.ZodType, O>(definition: ToolDefinition<I, O>): Tool<I, O> {
+  checkDefinition(definition.name, definition.timeoutMs);
+  const { input } = definition;
+  return {
+    name: definition.name,
+    description: definition.description,
+    input,
+    inputSchema: z.toJSONSchema(input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
+    timeoutMs: definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+    riskTier: definition.riskTier,
+    idempotent: definition.idempotent,
+    ...(definition.display ? { display: definition.display } : {}),
+    ...(definition.compensation ? { compensation: definition.compensation } : {}),
+    parseArgs(args) {
+      const parsed = input.safeParse(args);
+      return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: toFieldIssues(parsed.error, "args") };
+    },
+    execute: (args, ctx) => definition.execute(args, ctx),
+  };
+}
+
+/** What {@link defineJsonSchemaTool} takes: a {@link ToolDefinition} with a JSON Schema instead of zod. */
+export interface JsonSchemaToolDefinition<O> extends Omit<ToolDefinition<z.ZodType, O>, "input" | "execute"> {
+  /** JSON Schema of the arguments (an object schema), e.g. an MCP tool's `inputSchema`. */
+  readonly inputSchema: Record<string, unknown>;
+  execute(args: Record<string, unknown>, ctx: ToolContext): Promise<O>;
+}
+
+/**
+ * Defines a tool whose arguments are checked against a JSON Schema (with Ajv), for tools described
+ * by another program, such as an MCP server.
+ * @throws RangeError for an invalid name or timeout; Error when the schema cannot be compiled.
+ */
+export function defineJsonSchemaTool<O>(definition: JsonSchemaToolDefinition<O>): Tool<z.ZodType, O> {
+  checkDefinition(definition.name, definition.timeoutMs);
+  const check = compileJsonSchema(definition.inputSchema, "args");
+  return {
+    name: definition.name,
+    description: definition.description,
+    inputSchema: definition.inputSchema,
+    timeoutMs: definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+    riskTier: definition.riskTier,
+    idempotent: definition.idempotent,
+    ...(definition.display ? { display: definition.display } : {}),
+    ...(definition.compensation ? { compensation: definition.compensation } : {}),
+    parseArgs(args) {
+      if (args === null || typeof args !== "object" || Array.isArray(args)) {
+        return { ok: false, issues: [{ path: "args", message: "must be an object" }] };
+      }
+      const issues = check(args);
+      return issues.length === 0 ? { ok: true, value: args } : { ok: false, issues };
+    },
+    execute: (args, ctx) => definition.execute(args as Record<string, unknown>, ctx),
+  };
+}
+
+/** A tool as its agent card lists it. */
+export function toolCard(tool: Tool): ToolCard {
+  return {
+    name: tool.name,
+    description: tool.description,
+    inputSchema: tool.inputSchema,
+    riskTier: tool.riskTier,
+    idempotent: tool.idempotent,
+    timeoutMs: tool.timeoutMs,
+    ...(tool.display ? { display: tool.display } : {}),
+    ...(tool.compensation ? { compensation: tool.compensation } : {}),
+  };
+}
+
+function checkDefinition(name: string, timeoutMs: number | undefined): void {
+  if (!ToolName.safeParse(name).success) throw new RangeError(`tool name "${name}" must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'`);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
+    throw new RangeError(`tool "${name}": timeoutMs must be an integer from 1 to 3,600,000 (ms)`);
+  }
 }
 
 /** Codes a tool may throw; they travel on the bus in the tool call's result. */

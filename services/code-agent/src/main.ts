@@ -1,4 +1,4 @@
-import { loadConfig, runMain } from "@baton/core";
-import { CodeAgentEnv, runCodeAgent } from "./index.ts";
+import { runAgent } from "@baton/agent";
+import { codeAgent } from "./index.ts";
 
-runMain(() => runCodeAgent(loadConfig(CodeAgentEnv)));
+await runAgent(codeAgent);

@@ -1,13 +1,12 @@
-import { WorkerEnv } from "@baton/worker";
 import { z } from "zod";
 
 /**
- * The data agent's environment (extends the worker settings).
+ * The data agent's own environment (read together with the worker settings).
  * - `DATASETS_DIR`: extra datasets (every .csv/.json/.parquet file, table named after the file),
  *   loaded next to the defaults from the npm package vega-datasets; unset = defaults only.
  * - `DUCKDB_MEMORY_LIMIT`: DuckDB's memory limit, DuckDB syntax; default `1GB`.
  */
-export const DataAgentEnv = WorkerEnv.extend({
+export const DataAgentEnv = z.object({
   DATASETS_DIR: z.string().min(1).optional(),
   DUCKDB_MEMORY_LIMIT: z
     .string()

@@ -1,14 +1,24 @@
 /** @baton/data-agent — the data worker: read-only SQL over registered datasets with DuckDB. */
-import type { ServiceContext } from "@baton/core";
-import { runWorkerService } from "@baton/worker";
-import type { DataAgentEnv } from "./config.ts";
+import { defineAgent } from "@baton/agent";
+import pkg from "../package.json" with { type: "json" };
+import { DataAgentEnv } from "./config.ts";
 import { createDataTools } from "./tools/index.ts";
 
 export { DataAgentEnv } from "./config.ts";
 export * from "./tools/index.ts";
 
-/** Loads the datasets into DuckDB, locks it down and runs the data worker. @throws when a dataset cannot load. */
-export async function runDataAgent(env: DataAgentEnv): Promise<ServiceContext> {
-  const data = await createDataTools({ datasetsDir: env.DATASETS_DIR ?? "", memoryLimit: env.DUCKDB_MEMORY_LIMIT });
-  return runWorkerService({ agent: "data", env, tools: data.tools, close: () => data.close() });
-}
+/** The `data` agent: loads the datasets into a locked-down DuckDB once per replica (closed on shutdown). */
+export const dataAgent = defineAgent({
+  name: "data",
+  version: pkg.version,
+  description:
+    "Answers questions about tabular data with read-only SQL (DuckDB) over registered datasets: by default " +
+    "seattle_weather, gapminder, cars, penguins and iowa_electricity from vega-datasets, plus any file in DATASETS_DIR " +
+    "(describe_dataset lists them with columns and sample rows). Use it for aggregates, filters, joins and rankings; " +
+    "it cannot write data, read other files or reach the network.",
+  env: DataAgentEnv,
+  async tools(env) {
+    const data = await createDataTools({ datasetsDir: env.DATASETS_DIR ?? "", memoryLimit: env.DUCKDB_MEMORY_LIMIT });
+    return { tools: data.tools, close: () => data.close() };
+  },
+});

@@ -1,4 +1,4 @@
-import { loadConfig, runMain } from "@baton/core";
-import { DataAgentEnv, runDataAgent } from "./index.ts";
+import { runAgent } from "@baton/agent";
+import { dataAgent } from "./index.ts";
 
-runMain(() => runDataAgent(loadConfig(DataAgentEnv)));
+await runAgent(dataAgent);

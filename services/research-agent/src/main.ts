@@ -1,4 +1,4 @@
-import { loadConfig, runMain } from "@baton/core";
-import { ResearchAgentEnv, runResearchAgent } from "./index.ts";
+import { runAgent } from "@baton/agent";
+import { researchAgent } from "./index.ts";
 
-runMain(() => runResearchAgent(loadConfig(ResearchAgentEnv)));
+await runAgent(researchAgent);

@@ -1,19 +1,43 @@
 import { addUsage, StepWork, SynthesisRequest, subjects, TaskFailed, type TaskState, ZERO_USAGE } from "@baton/contracts";
-import { type Logger, outcomeStored, publishMessage, publishTaskEvent } from "@baton/core";
+import { type AgentRegistry, type Logger, outcomeStored, publishMessage, publishTaskEvent } from "@baton/core";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { stepOutcomes, type Transition } from "./task-machine.ts";
+
+/** Options of {@link applyEffects}. */
+export interface ApplyOptions {
+  /** A replay after a redelivery: the failure outcome is published only if none is stored yet. */
+  readonly replay?: boolean;
+  /** With the registry, a step dispatched to an agent with no live replica gets a `step.waiting` event. */
+  readonly agents?: AgentRegistry;
+}
 
 /**
  * Carries out a stored transition: publishes work, the synthesis request or the failure
  * outcome, and the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
  * replaying a transition after a crash (`replay`) cannot dispatch a step or end a task twice.
  */
-export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger, options: { replay?: boolean } = {}): Promise<void> {
+export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger, options: ApplyOptions = {}): Promise<void> {
   const { state } = t;
   // `step.dispatched` goes out before the work itself, so no client sees a worker's
   // `step.started` ahead of it; every other event follows the publishes it reports.
   const dispatched = t.events.filter((e) => e.type === "step.dispatched");
-  for (const event of dispatched) await publishTaskEvent(js, event, logger);
+  for (const event of dispatched) {
+    await publishTaskEvent(js, event, logger);
+    if (options.agents && options.agents.liveReplicas(event.agent).length === 0) {
+      // The work waits in its work-queue stream until a replica of the agent starts, up to the task's deadline.
+      await publishTaskEvent(
+        js,
+        {
+          type: "step.waiting",
+          taskId: event.taskId,
+          stepId: event.stepId,
+          agent: event.agent,
+          reason: `no live replica of agent "${event.agent}": the step waits until one starts (up to the task's deadline)`,
+        },
+        logger,
+      );
+    }
+  }
   await Promise.all(
     t.dispatch.map((work) =>
       publishMessage(js, subjects.work(work.agent, work.taskId, work.stepId), StepWork, work, {

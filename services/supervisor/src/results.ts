@@ -1,5 +1,5 @@
 import { StepResult } from "@baton/contracts";
-import { type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
+import { type AgentRegistry, type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { DeadlineWatch } from "./control.ts";
@@ -17,6 +17,7 @@ export async function handleResult(
   ledgers: BudgetLedgers,
   msg: JsMsg,
   deadlines?: DeadlineWatch,
+  agents?: AgentRegistry,
 ): Promise<void> {
   const decoded = decodeJson(msg.data, StepResult);
   if (!decoded.ok) {
@@ -36,7 +37,7 @@ export async function handleResult(
   );
   if (transition) {
     if (transition.state.status === "running") deadlines?.arm(transition.state.taskId, transition.state.deadlineAt);
-    await applyEffects(service.js, transition, log);
+    await applyEffects(service.js, transition, log, agents ? { agents } : {});
     log.info({ status: result.status, task: transition.state.status }, "step result recorded");
     return;
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
   type ErrorInfo,
-  type FieldIssue,
   type Plan,
   subjects,
   type TaskBudget,
@@ -13,6 +12,7 @@ import {
   ZERO_USAGE,
 } from "@baton/contracts";
 import {
+  type AgentRegistry,
   BatonError,
   type BudgetLedgers,
   currentTraceCarrier,
@@ -28,7 +28,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { SupervisorEnv } from "./config.ts";
 import { applyEffects } from "./effects.ts";
-import { readAgentCards } from "./agent-cards.ts";
+import { checkPlanAgainstCards, type SchemaCache, withDeclaredCompensations } from "./agents/check-plan.ts";
 import type { DeadlineWatch } from "./control.ts";
 import { planTask } from "./planner/index.ts";
 import { newTaskState, pendingEffects, startTask } from "./task-machine.ts";
@@ -45,11 +45,16 @@ export interface SubmissionDeps {
   /** The LLM, when one is configured: plans goals and lets steps run without explicit tool calls. */
   readonly llm: LlmSetup | undefined;
   readonly deadlines: DeadlineWatch;
+  /** The registered agent cards and live replicas: plans are checked against them. */
+  readonly agents: AgentRegistry;
+  /** Compiled input schemas of the registered tools. */
+  readonly schemas: SchemaCache;
 }
 
 /**
- * Handles one message from `tasks.submit`: size limit, JSON, schema and plan checks (each
- * failure → `tasks.rejected` naming the fields), then idempotent acceptance keyed by taskId,
+ * Handles one message from `tasks.submit`: size limit, JSON, schema and plan checks, the plan
+ * against the registered agents and their tools (each failure → `tasks.rejected` naming the
+ * fields and what is registered), then idempotent acceptance keyed by taskId,
  * the task's budget ledger, planning by the LLM when the submission has no plan, the
  * `accepted` and `planned` events, and dispatch of the ready steps.
  */
@@ -88,6 +93,10 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   const submission = parsed.data;
   const planError = checkRunnable(submission, deps.llm !== undefined);
   if (planError) return reject(service, claimedId, size, planError);
+  if (submission.plan) {
+    const agentError = await checkAgents(deps, submission.plan);
+    if (agentError) return reject(service, claimedId, size, agentError);
+  }
 
   const taskId = submission.taskId ?? randomUUID();
   const log = logger.child({ taskId });
@@ -114,7 +123,8 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
   const planned = await obtainPlan(deps, submission, taskId, log);
   if (!planned.ok) return failUnplanned(js, taskId, submission, now, planned.error, planned.usage, log);
-  const { plan, usage: planningUsage, source } = planned;
+  const { usage: planningUsage, source } = planned;
+  const plan = withDeclaredCompensations(planned.plan, (name) => deps.agents.get(name)?.card);
   const state = newTaskState({
     taskId,
     goal: submission.goal,
@@ -141,7 +151,23 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     { type: "planned", taskId, source, steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })) },
     log,
   );
-  await applyEffects(js, transition, log);
+  await applyEffects(js, transition, log, { agents: deps.agents });
+}
+
+/**
+ * The plan checked against the registered agent cards (agents not known yet are read from KV
+ * first): the rejection naming each offending field and what is registered, or undefined.
+ */
+async function checkAgents(deps: SubmissionDeps, plan: Plan): Promise<ErrorInfo | undefined> {
+  await Promise.all([...new Set(plan.steps.map((s) => s.agent))].map((name) => deps.agents.lookup(name)));
+  const problem = checkPlanAgainstCards(plan, (name) => deps.agents.get(name)?.card, deps.agents.names(), "plan", deps.schemas);
+  if (!problem) return undefined;
+  return {
+    code: problem.code,
+    message: `the plan cannot run on the registered agents: ${problem.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    retryable: false,
+    issues: problem.issues,
+  };
 }
 
 type Planned =
@@ -157,10 +183,8 @@ async function obtainPlan(deps: SubmissionDeps, submission: TaskSubmission, task
   if (submission.plan) return { ok: true, plan: submission.plan, usage: undefined, source: "submission" };
   const llm = deps.llm;
   if (!llm) throw new Error("unreachable: checkRunnable requires an LLM for a goal without a plan");
-  const [agents, memories] = await Promise.all([
-    readAgentCards(deps.service),
-    deps.memory.search(submission.goal, deps.env.PLANNER_MEMORY_TOP_K),
-  ]);
+  const agents = deps.agents.agents().map((a) => a.card);
+  const memories = await deps.memory.search(submission.goal, deps.env.PLANNER_MEMORY_TOP_K);
   try {
     const result = await planTask({
       provider: llm.provider,
@@ -227,31 +251,18 @@ function budgetOf(submission: TaskSubmission, env: SupervisorEnv): TaskBudget {
 }
 
 /**
- * Without an LLM, a submission needs an explicit plan whose every step has tool calls.
- * @returns the rejection, or undefined when the submission can run.
+ * Without an LLM planner, a submission needs an explicit plan. (Whether its steps can run — tool
+ * calls, or an agent with its own LLM loop — is checked against the agent cards.)
+ * @returns the rejection, or undefined when the submission can be planned.
  */
 function checkRunnable(submission: TaskSubmission, llm: boolean): ErrorInfo | undefined {
-  if (llm) return undefined;
-  if (!submission.plan) {
-    return {
-      code: "PLANNER_UNAVAILABLE",
-      message:
-        "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan, or configure an LLM (ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL)",
-      retryable: false,
-      issues: [{ path: "plan", message: "required while no LLM planner is configured" }],
-    };
-  }
-  const issues: FieldIssue[] = submission.plan.steps.flatMap((step, i) =>
-    step.toolCalls.length === 0
-      ? [{ path: `plan.steps.${i}.toolCalls`, message: "a step without tool calls needs an LLM worker, which is not configured" }]
-      : [],
-  );
-  if (issues.length === 0) return undefined;
+  if (llm || submission.plan) return undefined;
   return {
-    code: "LLM_UNAVAILABLE",
-    message: `plan cannot run without an LLM: ${issues.map((i) => i.path).join(", ")}`,
+    code: "PLANNER_UNAVAILABLE",
+    message:
+      "the submission has a goal but no plan, and no LLM planner is configured: submit an explicit plan, or configure an LLM (ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL)",
     retryable: false,
-    issues,
+    issues: [{ path: "plan", message: "required while no LLM planner is configured" }],
   };
 }
 

@@ -1,5 +1,5 @@
 import { CANCEL_CONSUMER, RESULTS_CONSUMER, SUBMISSIONS_CONSUMER, subjects } from "@baton/contracts";
-import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { AgentRegistry, BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
@@ -8,9 +8,11 @@ import { DeadlineWatch, handleCancel } from "./control.ts";
 import { DispatchWatchdog } from "./dispatch-watchdog.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
+import { SchemaCache } from "./agents/check-plan.ts";
 
 /**
- * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`), step
+ * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`), checks plans
+ * against the registered agent cards (`baton_agents`), consumes step
  * results (durable `supervisor-results`) and `tasks.cancel` (durable `supervisor-cancellations`),
  * enforces task deadlines, plans goals with the LLM when one is configured,
  * keeps task state and budgets in KV and dispatches steps. Replicas share both consumers;
@@ -24,7 +26,12 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const llm = createChatProvider(env, { logger: service.logger });
   const watchdog = new DispatchWatchdog(service, store, env.DISPATCH_STALE_MS);
   const deadlines = new DeadlineWatch(service, store, { watchdog, sweepMs: Math.max(500, Math.floor(env.DISPATCH_STALE_MS / 2)) });
-  const deps = { service, env, store, ledgers, memory, llm, deadlines };
+  const agents = await AgentRegistry.open(service.nc, { logger: service.logger });
+  service.onShutdown(async () => agents.close());
+  const schemas = new SchemaCache((tool, error) =>
+    service.logger.warn({ err: error, tool }, "a tool's input schema does not compile; its arguments are checked by the worker only"),
+  );
+  const deps = { service, env, store, ledgers, memory, llm, deadlines, agents, schemas };
   const submissions = new ConsumerLoop(
     service.js,
     { spec: SUBMISSIONS_CONSUMER, concurrency: env.SUPERVISOR_CONCURRENCY, template: subjects.submit, logger: service.logger },
@@ -33,7 +40,7 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   const results = new ConsumerLoop(
     service.js,
     { spec: RESULTS_CONSUMER, concurrency: env.SUPERVISOR_CONCURRENCY, template: "results.{taskId}.{stepId}", logger: service.logger },
-    (msg) => handleResult(service, store, ledgers, msg, deadlines),
+    (msg) => handleResult(service, store, ledgers, msg, deadlines, agents),
   );
   const cancellations = new ConsumerLoop(
     service.js,

@@ -1,35 +1,53 @@
+import { jsonPointerGet, type ToolDisplay } from "@baton/contracts";
+
 /**
- * Renders one step output as Markdown, by the shape its tool returns. Deterministic: the same
- * output always gives the same text. Long values are cut with a visible note.
+ * Renders one step output as Markdown. With the tool's declared {@link ToolDisplay}, the part at
+ * its `path` is shown as declared (table, Markdown, quoted text or a JSON block); without one, or
+ * when that part does not have the declared shape, by its shape ({@link renderValue}).
+ * Deterministic: the same output always gives the same text. Long values are cut with a note.
  */
-export function renderOutput(tool: string | undefined, output: unknown): string {
+export function renderOutput(output: unknown, display?: ToolDisplay): string {
   if (output === undefined || output === null) return "_(no output)_";
-  const o = output as Record<string, unknown>;
-  if (isRows(o.rows) && Array.isArray(o.columns)) {
-    return `${table(o.rows, 25)}${o.truncated ? "\n\n_(result truncated by the row limit)_" : ""}`;
-  }
-  if (tool === "search_documents" && Array.isArray(o.hits)) {
-    const hits = o.hits as { id: string; title?: string; heading?: string; snippet?: string; score?: number }[];
-    if (hits.length === 0) return `_No documents matched "${typeof o.query === "string" ? o.query : ""}"._`;
-    return hits
-      .map((h) => `- **${h.heading ?? h.title ?? h.id}** (\`${h.id}\`, score ${num(h.score ?? 0)}) — ${oneLine(h.snippet ?? "", 220)}`)
-      .join("\n");
-  }
-  if (tool === "read_document" && typeof o.text === "string") {
-    const source = `\`${String(o.id)}\`${typeof o.heading === "string" ? ` — ${o.heading}` : ""}`;
-    return `From ${source}${o.truncated ? " (excerpt)" : ""}:\n\n${quote(cut(o.text, 2_500))}`;
-  }
-  if (tool === "evaluate_expression" && "result" in o) {
-    return `\`${String(o.expression)}\` = **${typeof o.result === "number" ? num(o.result) : String(o.result)}**`;
-  }
-  if (tool === "run_javascript" && "result" in o) {
-    const logs =
-      Array.isArray(o.logs) && o.logs.length > 0
-        ? `\n\nConsole output:\n\n\`\`\`\n${cut((o.logs as string[]).join("\n"), 1_500)}\n\`\`\``
-        : "";
-    return `${renderValue(o.result)}${logs}`;
+  if (display) {
+    let part: unknown;
+    try {
+      part = jsonPointerGet(output, display.path);
+    } catch {
+      return renderValue(output);
+    }
+    const shown = display.format ? renderAs(display.format, part) : renderValue(part);
+    if (shown !== undefined) return `${shown}${truncatedNote(output, display.path)}`;
   }
   return renderValue(output);
+}
+
+function renderAs(format: NonNullable<ToolDisplay["format"]>, part: unknown): string | undefined {
+  switch (format) {
+    case "table":
+      if (Array.isArray(part) && part.length === 0) return "_(no rows)_";
+      return isRows(part) ? table(part, 25) : undefined;
+    case "markdown":
+      return typeof part === "string" ? cut(part, 8_000) : undefined;
+    case "text":
+      return typeof part === "string" ? quote(cut(part, 2_500)) : undefined;
+    case "json":
+      return `\`\`\`json\n${cut(JSON.stringify(part, null, 2) ?? "null", 3_000)}\n\`\`\``;
+  }
+}
+
+/** A note when the object holding the shown part says `truncated: true` (a row limit, a byte limit). */
+function truncatedNote(output: unknown, path: string): string {
+  if (path === "" || output === null || typeof output !== "object") return "";
+  const parentPath = path.slice(0, path.lastIndexOf("/"));
+  let parent: unknown;
+  try {
+    parent = jsonPointerGet(output, parentPath);
+  } catch {
+    return "";
+  }
+  return parent !== null && typeof parent === "object" && (parent as Record<string, unknown>)["truncated"] === true
+    ? "\n\n_(the tool cut this output at its limit)_"
+    : "";
 }
 
 /** Renders a JSON value: a table for rows, a list for flat objects, else a JSON block. */

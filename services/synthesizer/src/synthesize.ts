@@ -1,5 +1,6 @@
 import { addUsage, type ErrorInfo, subjects, SynthesisRequest, TaskCompleted, TaskFailed, type Usage, ZERO_USAGE } from "@baton/contracts";
 import {
+  type AgentRegistry,
   BatonError,
   type BudgetLedgers,
   decodeJson,
@@ -15,7 +16,7 @@ import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import { llmAnswer } from "./llm-answer.ts";
-import { keyFacts, planSection, renderReport } from "./report.ts";
+import { type DisplayOf, keyFacts, planSection, renderReport } from "./report.ts";
 
 /** What the synthesis handler needs. */
 export interface SynthesisDeps {
@@ -25,6 +26,8 @@ export interface SynthesisDeps {
   readonly ledgers: BudgetLedgers;
   /** With an LLM, the answer is written by the synthesizer model; without, by the report template. */
   readonly llm: LlmSetup | undefined;
+  /** The agent cards: how each tool's output is best shown in the report. */
+  readonly agents: AgentRegistry;
 }
 
 /**
@@ -115,7 +118,8 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
  */
 async function writeAnswer(deps: SynthesisDeps, request: SynthesisRequest, log: Logger): Promise<{ answer: string; usage: Usage }> {
   const started = Date.parse(request.acceptedAt);
-  if (!deps.llm) return { answer: renderReport(request, Date.now() - started), usage: ZERO_USAGE };
+  const displayOf: DisplayOf = (agent, tool) => deps.agents.get(agent)?.card.tools.find((t) => t.name === tool)?.display;
+  if (!deps.llm) return { answer: renderReport(request, Date.now() - started, displayOf), usage: ZERO_USAGE };
   try {
     const written = await llmAnswer(request, deps.llm, deps.ledgers.guard(request.taskId));
     const answer = `# ${request.goal}\n\n${written.answer}\n\n${planSection(request, Date.now() - started).join("\n")}\n`;
@@ -123,7 +127,7 @@ async function writeAnswer(deps: SynthesisDeps, request: SynthesisRequest, log: 
   } catch (error) {
     if (error instanceof LlmError && !error.retryable) {
       log.warn({ err: error }, "LLM synthesis failed; falling back to the report template");
-      return { answer: renderReport(request, Date.now() - started), usage: ZERO_USAGE };
+      return { answer: renderReport(request, Date.now() - started, displayOf), usage: ZERO_USAGE };
     }
     throw error;
   }

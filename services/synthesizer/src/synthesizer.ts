@@ -1,5 +1,5 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
-import { BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { AgentRegistry, BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SynthesizerEnv } from "./config.ts";
@@ -16,10 +16,12 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
   const ledgers = await BudgetLedgers.open(service.nc);
   const llm = createChatProvider(env, { logger: service.logger });
+  const agents = await AgentRegistry.open(service.nc, { logger: service.logger });
+  service.onShutdown(async () => agents.close());
   const loop = new ConsumerLoop(
     service.js,
     { spec: SYNTHESIS_CONSUMER, concurrency: env.SYNTHESIZER_CONCURRENCY, template: "synthesis.{taskId}", logger: service.logger },
-    (msg) => handleSynthesis({ service, store, memory, ledgers, llm }, msg),
+    (msg) => handleSynthesis({ service, store, memory, ledgers, llm, agents }, msg),
   );
   loop.start();
   service.onShutdown(() => memory.close());

@@ -1,10 +1,10 @@
-/** Plan builders for the chaos scenarios: every step goes to the effect agent (`agent: "data"`). */
+/** Plan builders for the chaos scenarios: every step goes to the effect agent (`agent: "chaos"`). */
 
 type ToolCall = { tool: string; args: Record<string, unknown> };
 
 export interface PlanStep {
   readonly id: string;
-  readonly agent: "data";
+  readonly agent: "chaos";
   readonly instruction: string;
   readonly toolCalls: ToolCall[];
   readonly dependsOn: string[];
@@ -21,7 +21,7 @@ export function randomInt(min: number, max: number): number {
 }
 
 export function step(id: string, toolCalls: ToolCall[], dependsOn: string[] = []): PlanStep {
-  return { id, agent: "data", instruction: `chaos step ${id}`, toolCalls, dependsOn };
+  return { id, agent: "chaos", instruction: `chaos step ${id}`, toolCalls, dependsOn };
 }
 
 export const sleepCall = (ms: number): ToolCall => ({ tool: "sleep_ms", args: { ms } });

@@ -45,6 +45,7 @@ export function createRunJavascriptTool(sandbox: Sandbox): Tool<typeof runJavasc
     // Backstop only: the sandbox runs synchronously, so its interrupt handler is what stops a script.
     timeoutMs: Math.max(15_000, sandbox.limits.defaultTimeoutMs + 5_000),
     riskTier: "compute",
+    display: { path: "/result" },
     idempotent: true,
     execute: (args, ctx) =>
       sandbox.run({ code: args.code, data: args.data, timeoutMs: args.timeoutMs, inputs: ctx.inputs, signal: ctx.signal }),

@@ -46,6 +46,7 @@ export function createSqlQueryTool(engine: SqlEngine): Tool<typeof SqlQueryInput
     input: SqlQueryInput,
     timeoutMs: 15_000,
     riskTier: "read",
+    display: { format: "table", path: "/rows" },
     idempotent: true,
     execute: (args, ctx) => engine.query(args.sql, { maxRows: args.maxRows, signal: ctx.signal }),
   });

@@ -33,6 +33,7 @@ export function readDocumentTool(corpus: Corpus): Tool<typeof ReadDocumentInput,
     input: ReadDocumentInput,
     timeoutMs: 5000,
     riskTier: "read",
+    display: { format: "text", path: "/text" },
     idempotent: true,
     async execute({ id, maxBytes }) {
       const result = corpus.read(id, maxBytes);

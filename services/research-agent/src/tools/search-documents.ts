@@ -32,6 +32,7 @@ export function searchDocumentsTool(corpus: Corpus): Tool<typeof SearchDocuments
     input: SearchDocumentsInput,
     timeoutMs: 5000,
     riskTier: "read",
+    display: { format: "table", path: "/hits" },
     idempotent: true,
     async execute({ query, limit }) {
       const { total, hits } = corpus.search(query, limit);

@@ -1,4 +1,5 @@
 import { type AgentCard, type MemorySummary, Plan, type Usage, toFieldIssues } from "@baton/contracts";
+import { checkPlanAgainstCards } from "../agents/check-plan.ts";
 import { BatonError, type BudgetGuard } from "@baton/core";
 import { type ChatMessage, type ChatProvider, responseToolCalls } from "@baton/llm";
 import { z } from "zod";
@@ -10,7 +11,7 @@ export interface PlanTaskOptions {
   readonly model: string;
   readonly goal: string;
   readonly taskId: string;
-  /** Tool sets the worker services published (may be empty before any worker started). */
+  /** The registered agents' cards: the prompt is built from them and plans are checked against them. */
   readonly agents: readonly AgentCard[];
   /** The memory store's most relevant summaries for the goal. */
   readonly memories: readonly MemorySummary[];
@@ -91,7 +92,7 @@ export async function planTask(options: PlanTaskOptions): Promise<PlanResult> {
   });
 }
 
-/** Validation errors of a proposed plan, one per line, or undefined when it is valid. */
+/** Validation errors of a proposed plan (schema, DAG, and the registered agents and tools), one per line, or undefined when it is valid. */
 function validatePlan(parseError: string | undefined, args: Record<string, unknown>, agents: readonly AgentCard[]): string | undefined {
   if (parseError) return `the arguments were not valid JSON: ${parseError}`;
   const parsed = Plan.safeParse(args);
@@ -99,12 +100,7 @@ function validatePlan(parseError: string | undefined, args: Record<string, unkno
     return toFieldIssues(parsed.error)
       .map((i) => `- ${i.path}: ${i.message}`)
       .join("\n");
-  const known = new Map(agents.map((a) => [a.agent, new Set(a.tools.map((t) => t.name))]));
-  const unknownTools = parsed.data.steps.flatMap((step, i) =>
-    step.toolCalls
-      .map((c, j) => ({ c, j }))
-      .filter(({ c }) => known.has(step.agent) && !known.get(step.agent)?.has(c.tool))
-      .map(({ c, j }) => `- steps.${i}.toolCalls.${j}.tool: the ${step.agent} agent has no tool "${c.tool}"`),
-  );
-  return unknownTools.length > 0 ? unknownTools.join("\n") : undefined;
+  const cards = new Map(agents.map((a) => [a.agent, a]));
+  const problem = checkPlanAgainstCards(parsed.data, (name) => cards.get(name), [...cards.keys()], "");
+  return problem?.issues.map((i) => `- ${i.path}: ${i.message}`).join("\n");
 }

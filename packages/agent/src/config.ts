@@ -7,6 +7,8 @@ import type { z } from "zod";
  * settings: with an LLM configured, steps without tool calls run the agent loop with
  * `LLM_MODEL_WORKER`).
  * - `WORKER_CONCURRENCY`: steps this process runs at once; default 4.
+ * - `WORK_ACK_WAIT_MS`: ack_wait of the agent's work consumer, applied when the replica starts;
+ *   default 5,000 ms. Give every replica of an agent the same value.
  * - `STEP_TIMEOUT_MS`: wall-clock limit of one step unless the plan sets one; default 60,000 ms.
  * - `MAX_TOOL_OUTPUT_BYTES`: largest JSON output of one tool call; default 262,144 bytes.
  * - `AGENT_MAX_TURNS`: model calls per step before `MAX_TURNS_EXCEEDED`; default 10.
@@ -23,6 +25,7 @@ import type { z } from "zod";
  */
 export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   WORKER_CONCURRENCY: envPositiveInt.max(256).default(4),
+  WORK_ACK_WAIT_MS: envPositiveInt.min(1_000).max(600_000).default(5_000),
   STEP_TIMEOUT_MS: envPositiveInt.default(60_000),
   MAX_TOOL_OUTPUT_BYTES: envPositiveInt.default(262_144),
   AGENT_MAX_TURNS: envPositiveInt.max(100).default(10),

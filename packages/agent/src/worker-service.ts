@@ -1,9 +1,10 @@
-import { type AgentName, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
+import { type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
 import {
   backoffDelayMs,
   BudgetLedgers,
   ConsumerLoop,
   decodeJson,
+  ensureConsumer,
   hasBudget,
   KvEffectLedger,
   type Logger,
@@ -11,44 +12,47 @@ import {
   publishTaskEvent,
   RetryLaterError,
   type ServiceContext,
-  startService,
   TaskStore,
 } from "@baton/core";
 import { createChatProvider, type LlmSetup } from "@baton/llm";
-import { type Tool, ToolBreakers, ToolRegistry } from "@baton/tools";
+import { ToolBreakers, type ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { trace } from "@opentelemetry/api";
 import type { WorkerEnv } from "./config.ts";
-import { publishAgentCard } from "./agent-card.ts";
+import { AgentPresence } from "./presence.ts";
 import { TaskAborts } from "./task-aborts.ts";
 import { runAgentLoop } from "./agent-loop/index.ts";
 import { runStepToolCalls, type StepRun } from "./run-step.ts";
 
 /** Options of {@link runWorkerService}. */
 export interface WorkerServiceOptions {
-  readonly agent: AgentName;
+  /** The started service (connection, logger, tracing, shutdown). */
+  readonly service: ServiceContext;
+  /** The agent type's name; its card, durable and subjects use it. */
+  readonly agent: string;
+  readonly version: string;
+  /** The agent's description for planners (its card). */
+  readonly description: string;
   readonly env: WorkerEnv;
-  /** The agent's own tool set (least privilege: no other agent's tools). */
-  readonly tools: readonly Tool[];
-  /** Released after the consumer stops (e.g. closing a database). */
-  readonly close?: () => Promise<void> | void;
+  /** The agent's own tool set (least privilege: no other agent's tools); may change while it runs. */
+  readonly registry: ToolRegistry;
 }
 
 /**
- * Runs a worker agent service: every replica pulls from the agent's one durable consumer
- * (`<agent>-agent` on `work.<agent>.>`), runs each step — its explicit tool calls, or the
- * agent loop (ReAct) with the worker model when the step has none — publishes the
- * {@link StepResult} on `results.<taskId>.<stepId>`, then acks. Bad work items yield a failed
- * result naming the field, never a crash.
+ * Runs the worker part of an agent replica in `service`: provisions the agent's one durable
+ * consumer (`<agent>-agent` on `work.<agent>.>`, ack_wait WORK_ACK_WAIT_MS) shared by every
+ * replica, publishes its card and heartbeats ({@link AgentPresence}), then runs each step — its
+ * explicit tool calls, or the agent loop (ReAct) with the worker model when the step has none —
+ * publishes the {@link StepResult} on `results.<taskId>.<stepId>`, then acks. Bad work items yield
+ * a failed result naming the field, never a crash.
  */
 export async function runWorkerService(options: WorkerServiceOptions): Promise<ServiceContext> {
-  const { agent, env } = options;
-  const service = await startService(`${agent}-agent`, env);
-  const registry = new ToolRegistry(options.tools);
+  const { agent, env, service, registry } = options;
   const ledgers = await BudgetLedgers.open(service.nc);
   const llm = createChatProvider(env, { logger: service.logger });
-  await publishAgentCard(service, agent, registry, llm !== undefined);
+  const spec = { ...workConsumer(agent), ackWaitMs: env.WORK_ACK_WAIT_MS };
+  await ensureConsumer(await service.js.jetstreamManager(), spec);
   const effects = await KvEffectLedger.open(service.nc, service.instanceId);
   const tasks = await TaskStore.open(service.nc);
   const aborts = new TaskAborts(service);
@@ -60,23 +64,28 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts };
   const loop = new ConsumerLoop(
     service.js,
-    {
-      spec: { ...workConsumer(agent), ackWaitMs: env.WORK_ACK_WAIT_MS },
-      concurrency: env.WORKER_CONCURRENCY,
-      template: `work.${agent}.{taskId}.{stepId}`,
-      logger: service.logger,
-    },
+    { spec, concurrency: env.WORKER_CONCURRENCY, template: `work.${agent}.{taskId}.{stepId}`, logger: service.logger },
     (msg, signal) => handleWork(service, runner, options, msg, signal),
   );
-  loop.start();
-  service.onShutdown(async () => {
-    await options.close?.();
+  const presence = await AgentPresence.start(service, {
+    agent,
+    version: options.version,
+    description: options.description,
+    registry,
+    llm: llm !== undefined,
+    concurrency: env.WORKER_CONCURRENCY,
+    inFlight: () => loop.inFlight,
   });
+  loop.start();
+  // Shutdown steps run last-registered first: stop pulling and finish in-flight steps, then
+  // deregister the replica.
+  service.onShutdown(() => presence.stop());
   service.onShutdown((graceMs) => loop.stop(graceMs));
   service.onShutdown(async () => aborts.close());
   service.logger.info(
     {
       agent,
+      version: options.version,
       tools: registry.names(),
       concurrency: env.WORKER_CONCURRENCY,
       llm: llm ? { provider: llm.provider.name, model: llm.models.worker } : "none",
@@ -281,7 +290,7 @@ async function runStep(
  * A work item that fails its schema still names its task and step in the subject
  * (`work.<agent>.<taskId>.<stepId>`): report a failed result so the task does not wait forever.
  */
-async function reportUndecodable(service: ServiceContext, agent: AgentName, msg: JsMsg, error: ErrorInfo, startedAt: Date): Promise<void> {
+async function reportUndecodable(service: ServiceContext, agent: string, msg: JsMsg, error: ErrorInfo, startedAt: Date): Promise<void> {
   const [, , taskToken, stepToken] = msg.subject.split(".");
   const taskId = TaskId.safeParse(taskToken);
   const stepId = StepId.safeParse(stepToken);
