@@ -1,3 +1,4 @@
+import { agentsListCommand, agentsRemoveCommand, agentsShowCommand } from "./commands/agents.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import pkg from "../package.json" with { type: "json" };
@@ -39,6 +40,11 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0 || n > 65_535) throw new InvalidArgumentError("must be a TCP port (1-65535)");
@@ -69,14 +75,38 @@ export function createProgram(exit: { code: ExitCode }): Command {
 
   program
     .command("up")
-    .description("start the local stack in the foreground: nats-server (JetStream) + the five services; Ctrl-C stops it")
+    .description("start the local stack in the foreground: nats-server (JetStream) + the services; Ctrl-C stops it")
     .option("--data-dir <dir>", "data folder; nats-server stores JetStream in <dir>/nats", ".baton")
     .option("--no-nats", "start no nats-server: use --nats / NATS_URL")
     .option("--port <port>", "port of the nats-server started (default 4222)", port)
     .option("--raw-logs", "print the services' pino JSON log lines unchanged")
     .option("--log-level <level>", "LOG_LEVEL of the services (trace|debug|info|warn|error)")
+    .option("--agent <dir>", "also start the agent in this folder (its package.json main, default src/main.ts); repeatable", collect)
+    .option("--mcp <config>", "also start an MCP agent with this config file (see examples/mcp); repeatable", collect)
     .action(async (flags, command: Command) => {
       exit.code = await upCommand(context(command), flags);
+    });
+
+  const agents = program
+    .command("agents")
+    .description("the registered agent types: their cards (tools, risk tiers) and live replicas")
+    .action(async (_flags, command: Command) => {
+      exit.code = await agentsListCommand(context(command));
+    });
+  agents
+    .command("show")
+    .description("one agent's card: description, tools with risk tier, idempotency, timeout and input schema; live replicas")
+    .argument("<name>", "the agent type")
+    .action(async (name: string, _flags, command: Command) => {
+      exit.code = await agentsShowCommand(context(command), name);
+    });
+  agents
+    .command("remove")
+    .description("deregister an agent type (delete its card; requires --yes)")
+    .argument("<name>", "the agent type")
+    .option("--yes", "really remove it")
+    .action(async (name: string, flags: { yes?: boolean }, command: Command) => {
+      exit.code = await agentsRemoveCommand(context(command), name, flags);
     });
 
   program
@@ -126,6 +156,8 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .option("--task-id <id>", "task id (idempotency key); default: the file's, else a new UUID")
     .option("--timeout-ms <n>", "how long to wait for the outcome, in ms (exit 124 after)", positiveInt, 120_000)
     .option("--up", "start a private local stack (nats-server + services) first, stop it afterwards")
+    .option("--agent <dir>", "with --up: also start the agent in this folder; repeatable", collect)
+    .option("--mcp <config>", "with --up: also start an MCP agent with this config file; repeatable", collect)
     .action(async (goal: string | undefined, flags, command: Command) => {
       exit.code = await runCommand(context(command), goal, flags);
     });

@@ -1,4 +1,5 @@
 import { CliError } from "../cli-error.ts";
+import { extraAgents } from "../extra-agents.ts";
 import { type CliConnection, openConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
 import { followTask, type FollowResult } from "../follow-task.ts";
@@ -23,6 +24,10 @@ export interface RunFlags {
   readonly timeoutMs?: number | undefined;
   /** Start a private local stack first and stop it afterwards. */
   readonly up?: boolean | undefined;
+  /** With `up`: folders of further agents to start (`--agent`). */
+  readonly agent?: readonly string[] | undefined;
+  /** With `up`: MCP agent config files (`--mcp`). */
+  readonly mcp?: readonly string[] | undefined;
 }
 
 /**
@@ -31,7 +36,8 @@ export interface RunFlags {
  * events, outcome and `tasks.rejected`, publishes it, shows live per-step progress (listr2 on a
  * terminal; one line per event otherwise; JSON lines with --json), then prints the answer
  * Markdown, or the error, failing step and per-step status, and a timing summary line.
- * With `up`, a private nats-server and the five services are started first and stopped after.
+ * With `up`, a private nats-server and the services (plus `--agent` / `--mcp` agents) are started
+ * first and stopped after.
  * @returns 0 completed, 1 failed, 2 rejected by the supervisor, 124 timed out, 130 interrupted.
  * @throws CliError: exit 2 for an invalid submission, exit 1 when NATS or the stack is unavailable.
  */
@@ -44,6 +50,8 @@ export async function runCommand(ctx: CommandContext, goal: string | undefined, 
     maxTokens: flags.maxTokens,
     maxCostUsd: flags.maxCostUsd,
   });
+  if ((flags.agent?.length || flags.mcp?.length) && !flags.up) throw new CliError("--agent and --mcp need --up", EXIT.invalid);
+  const agents = flags.up ? extraAgents(flags) : [];
   const interrupt = onInterrupt();
   let stack: Stack | undefined;
   let conn: CliConnection | undefined;
@@ -51,8 +59,8 @@ export async function runCommand(ctx: CommandContext, goal: string | undefined, 
     let natsUrl = ctx.natsUrl;
     if (flags.up) {
       const started = Date.now();
-      if (!output.json) output.err("Starting the local stack (private nats-server + 5 services)…");
-      const starting = startStack({});
+      if (!output.json) output.err("Starting the local stack (private nats-server + services)…");
+      const starting = startStack({ agents });
       const first = await Promise.race([starting, interrupt.signalled.then(() => undefined)]);
       if (!first) {
         await starting.then((s) => s.stop()).catch(() => undefined);

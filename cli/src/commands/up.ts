@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { CliError } from "../cli-error.ts";
+import { extraAgents } from "../extra-agents.ts";
 import { openConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
 import { formatDuration } from "../format.ts";
@@ -19,13 +20,17 @@ export interface UpFlags {
   readonly rawLogs?: boolean | undefined;
   /** LOG_LEVEL of the services; default `info`. */
   readonly logLevel?: string | undefined;
+  /** Folders of further agents to start (`--agent`). */
+  readonly agent?: readonly string[] | undefined;
+  /** MCP agent config files (`--mcp`). */
+  readonly mcp?: readonly string[] | undefined;
 }
 
 /**
  * `baton up`: runs the local stack in the foreground. Starts a nats-server with JetStream in
  * `<data-dir>/nats` on port 4222 (or `--port`) unless `--no-nats`, `--nats` or NATS_URL say to
- * use an existing server; then the five services, printing their log lines prefixed with the
- * service name. Prints "Baton is up: NATS at <url>" once all are ready. On SIGINT / SIGTERM stops
+ * use an existing server; then the services under `services/` (and the agents of `--agent`
+ * folders and `--mcp` configs), printing their log lines prefixed with the service name. Prints "Baton is up: NATS at <url>" once all are ready. On SIGINT / SIGTERM stops
  * the services (SIGTERM, SIGKILL after 10 s), then the nats-server. Nothing is restarted.
  * @returns 0 after a clean stop, 130 when interrupted while starting.
  * @throws CliError (exit 1): nats-server missing (with install hints), port in use (suggests
@@ -33,6 +38,7 @@ export interface UpFlags {
  */
 export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<ExitCode> {
   const { output } = ctx;
+  const agents = extraAgents(flags);
   const external = !flags.nats || ctx.natsUrlGiven;
   if (external) {
     const conn = await openConnection(ctx.natsUrl);
@@ -50,6 +56,7 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
     stack = await startStack({
       ...(external ? { natsUrl: ctx.natsUrl } : { dataDir: resolve(flags.dataDir), port: flags.port ?? 4222 }),
       ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+      agents,
       onLog: (service, line) => output.out(formatServiceLog(service, line, { raw: flags.rawLogs ?? false })),
       onExit: (service, code, signal) =>
         output.out(`${service} exited (${signal ?? `code ${code}`}); it is not restarted — stop with Ctrl-C and run \`baton up\` again`),
