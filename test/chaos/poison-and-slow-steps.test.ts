@@ -175,7 +175,7 @@ describe.skipIf(!natsServerAvailable())("chaos (d, e): poison steps and steps sl
     expect(deadLetters[0]).toMatchObject({
       stream: "BATON_WORK",
       consumer: "chaos-agent",
-      subject: `work.data.${taskId}.pill`,
+      subject: `work.chaos.${taskId}.pill`,
       stepId: "pill",
       deliveries: MAX_DELIVER,
     });
