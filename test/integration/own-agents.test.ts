@@ -1,12 +1,20 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_REPLICA_TTL_MS } from "@baton/contracts";
 import { AgentRegistry, natsServerAvailable } from "@baton/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
-import { type LoggedProcess, ROOT, spawnLogged, startService, startStack, type TestStack } from "../support/services.ts";
+import {
+  type LoggedProcess,
+  ROOT,
+  type ServiceProcess,
+  spawnLogged,
+  startService,
+  startStack,
+  type TestStack,
+} from "../support/services.ts";
 import { anthropicToolUse, startScriptedLlmServer, type ScriptedLlmServer } from "../support/scripted-llm-server.ts";
 
 // A fourth agent from outside this repository's workspaces: the SDK is packed into a tarball
@@ -39,6 +47,8 @@ describe.skipIf(!natsServerAvailable())(
     let stack: TestStack;
     let client: TestClient;
     let geo: LoggedProcess | undefined;
+    let files: ServiceProcess | undefined;
+    let filesDir: string;
     let registry: AgentRegistry;
 
     beforeAll(async () => {
@@ -60,6 +70,7 @@ describe.skipIf(!natsServerAvailable())(
 
     afterAll(async () => {
       registry?.close();
+      await files?.stop();
       if (geo && geo.process.exitCode === null && geo.process.signalCode === null) geo.process.kill("SIGKILL");
       await client?.close();
       await stack?.stop();
@@ -95,7 +106,7 @@ describe.skipIf(!natsServerAvailable())(
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as { agent: string; replicas: number; tools: string[] });
-      expect(listed.map((a) => a.agent)).toEqual(["code", "data", "geo"]);
+      expect(listed.map((a) => a.agent)).toEqual(expect.arrayContaining(["code", "data", "geo"]));
       expect(listed.find((a) => a.agent === "geo")).toMatchObject({ replicas: 1, tools: ["find_airports", "airport_distance"] });
       const shown = cli(["agents", "show", "geo"]);
       expect(shown).toContain("find_airports  [read, idempotent, 2000 ms]");
@@ -122,6 +133,71 @@ describe.skipIf(!natsServerAvailable())(
       console.log(`mixed plan (geo + data + code, 4 steps): ${outcome.value.timings.durationMs.toFixed(0)} ms end to end`);
     });
 
+    it("runs one plan with it, an MCP-backed agent (examples/mcp/files-agent.json) and built-in agents", async () => {
+      filesDir = join(workDir, "files");
+      mkdirSync(filesDir);
+      files = await startService("mcp-agent", {
+        ...stack.env,
+        MCP_CONFIG: join(ROOT, "examples", "mcp", "files-agent.json"),
+        FILES_DIR: filesDir,
+        MEMORY_FILE: join(workDir, "memory.jsonl"),
+      });
+      expect((await registry.lookup("files"))?.card.tools.map((t) => t.name)).toEqual(
+        expect.arrayContaining(["write_file", "read_text_file"]),
+      );
+      const brief = join(filesDir, "trip.md");
+      const taskId = `own-mixed-${Date.now()}`;
+      await client.submit({
+        taskId,
+        goal: "Write a one-line trip note for Boston to Seattle and read it back",
+        plan: {
+          steps: [
+            {
+              id: "hop",
+              agent: "geo",
+              instruction: "BOS to SEA",
+              toolCalls: [{ tool: "airport_distance", args: { from: "BOS", to: "SEA" } }],
+            },
+            {
+              id: "note",
+              agent: "code",
+              instruction: "A one-line note",
+              dependsOn: ["hop"],
+              toolCalls: [{ tool: "run_javascript", args: { code: "const d = inputs.hop; return `${d.from} to ${d.to}: ${d.km} km`;" } }],
+            },
+            {
+              id: "rows",
+              agent: "data",
+              instruction: "Count the cars",
+              toolCalls: [{ tool: "sql_query", args: { sql: "SELECT count(*) AS n FROM cars" } }],
+            },
+            {
+              id: "save",
+              agent: "files",
+              instruction: "Save the note",
+              dependsOn: ["note"],
+              toolCalls: [{ tool: "write_file", args: { path: brief, content: { $fromStep: "note", path: "/result" } } }],
+            },
+            {
+              id: "check",
+              agent: "files",
+              instruction: "Read it back",
+              dependsOn: ["save"],
+              toolCalls: [{ tool: "read_text_file", args: { path: brief } }],
+            },
+          ],
+        },
+      });
+      const outcome = await client.outcome(taskId, 60_000);
+      expect(outcome.status).toBe("completed");
+      if (outcome.status !== "completed") return;
+      const written = readFileSync(brief, "utf8");
+      expect(written).toMatch(/^BOS to SEA: \d{4}(\.\d)? km$/);
+      expect(outcome.value.steps.find((s) => s.stepId === "check")?.output).toMatchObject({ content: written });
+      expect(new Set(outcome.value.steps.map((s) => s.agent))).toEqual(new Set(["geo", "code", "data", "files"]));
+      console.log(`mixed plan (geo + MCP files + code + data, 5 steps): ${outcome.value.timings.durationMs.toFixed(0)} ms end to end`);
+    });
+
     it("rejects a step for an unregistered agent or tool at once, with the registered names", async () => {
       const started = Date.now();
       await client.submit({
@@ -132,7 +208,7 @@ describe.skipIf(!natsServerAvailable())(
       const agentRejection = await client.waitForRejection((r) => r.taskId === "own-unknown-agent");
       expect(agentRejection.error.code).toBe("UNKNOWN_AGENT");
       expect(agentRejection.error.issues?.[0]).toMatchObject({ path: "plan.steps.0.agent" });
-      expect(agentRejection.error.issues?.[0]?.message).toMatch(/registered agents: code, data, geo/);
+      expect(agentRejection.error.issues?.[0]?.message).toMatch(/registered agents: code, data, files, geo/);
 
       await client.submit({
         taskId: "own-unknown-tool",

@@ -89,7 +89,7 @@ for (const file of jsFiles(out)) {
   }
 }
 
-const entry = "packages/agent/src/index";
+const entry = (name: string) => ({ types: `./packages/agent/src/${name}.d.ts`, default: `./packages/agent/src/${name}.js` });
 const published = {
   name: manifest.name,
   version: manifest.version,
@@ -98,7 +98,7 @@ const published = {
   license: manifest.license,
   type: "module",
   engines: manifest.engines,
-  exports: { ".": { types: `./${entry}.d.ts`, default: `./${entry}.js` } },
+  exports: { ".": entry("index"), "./mcp": entry("mcp") },
   dependencies: Object.fromEntries([...imported].filter((n) => !PEERS.has(n)).sort().map((n) => [n, declared.get(n)])),
   peerDependencies: Object.fromEntries([...PEERS].map((n) => [n, `^${declared.get(n) ?? "4"}`])),
 };
