@@ -18,7 +18,8 @@ export function agentFromFolder(folder: string): ExtraAgent {
   if (!existsSync(manifest)) throw new CliError(`--agent ${folder}: no package.json in ${dir}`, EXIT.invalid);
   const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { main?: unknown };
   const entry = join(dir, typeof pkg.main === "string" ? pkg.main : join("src", "main.ts"));
-  if (!existsSync(entry)) throw new CliError(`--agent ${folder}: its entry ${entry} does not exist (set "main" in its package.json)`, EXIT.invalid);
+  if (!existsSync(entry))
+    throw new CliError(`--agent ${folder}: its entry ${entry} does not exist (set "main" in its package.json)`, EXIT.invalid);
   if (!existsSync(join(dir, "node_modules"))) {
     throw new CliError(`--agent ${folder}: its dependencies are not installed: run npm install in ${dir} first`, EXIT.invalid);
   }

@@ -80,7 +80,9 @@ export async function agentsShowCommand(ctx: CommandContext, name: string): Prom
   }
   output.out(`live replicas: ${agent.replicas.length}`);
   for (const r of agent.replicas) {
-    output.out(`  ${r.instanceId}  v${r.version}  ${r.inFlight}/${r.concurrency} steps  heartbeat ${r.heartbeatAt}${r.host ? `  ${r.host}` : ""}`);
+    output.out(
+      `  ${r.instanceId}  v${r.version}  ${r.inFlight}/${r.concurrency} steps  heartbeat ${r.heartbeatAt}${r.host ? `  ${r.host}` : ""}`,
+    );
   }
   return EXIT.ok;
 }

@@ -65,7 +65,8 @@ for (const dir of [".", ...BUNDLED.map((b) => join("..", "..", b))]) {
   for (const [name, version] of Object.entries(readManifest(join(pkgDir, dir)).dependencies ?? {})) {
     if (name.startsWith("@baton/")) continue;
     const known = declared.get(name);
-    if (known && known !== version) throw new Error(`${name} is pinned at ${known} and ${version} in the bundled workspaces: use one version`);
+    if (known && known !== version)
+      throw new Error(`${name} is pinned at ${known} and ${version} in the bundled workspaces: use one version`);
     declared.set(name, version);
   }
 }
@@ -84,7 +85,8 @@ for (const file of jsFiles(out)) {
     const name = packageOf(match[1] ?? match[2] ?? "");
     if (!name) continue;
     if (name.startsWith("@baton/")) throw new Error(`${relative(out, file)} still imports ${name}: tsc-alias did not rewrite it`);
-    if (!declared.has(name) && !PEERS.has(name)) throw new Error(`${relative(out, file)} imports ${name}, which no bundled workspace declares`);
+    if (!declared.has(name) && !PEERS.has(name))
+      throw new Error(`${relative(out, file)} imports ${name}, which no bundled workspace declares`);
     imported.add(name);
   }
 }
@@ -99,7 +101,12 @@ const published = {
   type: "module",
   engines: manifest.engines,
   exports: { ".": entry("index"), "./mcp": entry("mcp") },
-  dependencies: Object.fromEntries([...imported].filter((n) => !PEERS.has(n)).sort().map((n) => [n, declared.get(n)])),
+  dependencies: Object.fromEntries(
+    [...imported]
+      .filter((n) => !PEERS.has(n))
+      .sort()
+      .map((n) => [n, declared.get(n)]),
+  ),
   peerDependencies: Object.fromEntries([...PEERS].map((n) => [n, `^${declared.get(n) ?? "4"}`])),
 };
 writeFileSync(join(out, "package.json"), `${JSON.stringify(published, null, 2)}\n`);

@@ -3,7 +3,13 @@ export { SupervisorEnv } from "./config.ts";
 export { runSupervisor } from "./supervisor.ts";
 export { type DeadLetterHandler, startDeadLetterHandler } from "./dead-letters/index.ts";
 export { type PlanResult, type PlanTaskOptions, planTask } from "./planner/index.ts";
-export { type CardLookup, checkPlanAgainstCards, type PlanAgentProblem, SchemaCache, withDeclaredCompensations } from "./agents/check-plan.ts";
+export {
+  type CardLookup,
+  checkPlanAgainstCards,
+  type PlanAgentProblem,
+  SchemaCache,
+  withDeclaredCompensations,
+} from "./agents/check-plan.ts";
 export {
   applyResult,
   failTask,
