@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +7,7 @@ import { AgentRegistry, natsServerAvailable } from "@baton/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
-import { ROOT, startStack, type TestStack } from "../support/services.ts";
+import { type LoggedProcess, ROOT, spawnLogged, startStack, type TestStack } from "../support/services.ts";
 
 // A worker agent written in another language from the README's "The worker protocol" alone:
 // examples/workers/go (Go, the NATS Go client from Debian, no SDK). It is built here, started as a
@@ -32,63 +32,14 @@ const canRun = natsServerAvailable() && goAvailable();
 type LogLine = Record<string, unknown> & { msg?: string; taskId?: string; stepId?: string; delivery?: number; action?: string };
 
 /** The Go worker as a child process, its JSON log lines (stdout) collected. */
-interface GoWorker {
-  readonly process: ChildProcess;
-  readonly logs: LogLine[];
-  readonly stderr: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+interface GoWorker extends LoggedProcess {
   /** Log lines of one task with a given message. */
   linesOf(taskId: string, msg: string): LogLine[];
 }
 
 function startGoWorker(binary: string, env: Record<string, string>): GoWorker {
-  const child = spawn(binary, [], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const logs: LogLine[] = [];
-  const stderr: string[] = [];
-  let buffer = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split("\n");
-    buffer = lines.pop() ?? "";
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        stderr.push(line);
-      }
-    }
-  });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  let exitedYet = false;
-  void exited.then(() => {
-    exitedYet = true;
-  });
-  return {
-    process: child,
-    logs,
-    stderr,
-    exited,
-    async waitForLog(predicate, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = logs.find(predicate);
-        if (found) return found;
-        if (exitedYet || Date.now() > deadline)
-          throw new Error(
-            `go worker: no matching log line (${exitedYet ? "exited" : `within ${timeoutMs} ms`}); stderr: ${stderr.join("").slice(-2000)}`,
-          );
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    linesOf(taskId, msg) {
-      return logs.filter((l) => l.taskId === taskId && l.msg === msg);
-    },
-  };
+  const logged = spawnLogged("", "go worker", env, binary);
+  return { ...logged, linesOf: (taskId, msg) => (logged.logs as LogLine[]).filter((l) => l.taskId === taskId && l.msg === msg) };
 }
 
 /** The reference of word_stats's definitions (its card's description), computed independently here. */

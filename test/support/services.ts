@@ -31,9 +31,12 @@ export interface LoggedProcess {
 /**
  * Spawns `node <script>` directly (no npm wrapper, so signals reach it) with `env` over this
  * process's environment, collecting its JSON log lines. `label` names it in error messages.
+ * With `command`, runs that executable instead (e.g. a worker built in another language) with
+ * `script` as its only argument, or none when `script` is empty.
  */
-export function spawnLogged(script: string, label: string, env: Record<string, string>): LoggedProcess {
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnLogged(script: string, label: string, env: Record<string, string>, command?: string): LoggedProcess {
+  const [file, args] = command ? [command, script ? [script] : []] : [process.execPath, [script]];
+  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters = new Set<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }>();
