@@ -198,7 +198,7 @@ function covered(requests: readonly WireRequest[], from: number, to: number): nu
 export function batonHops(taskId: string, agent: string, stepIds: readonly string[]): Hop[] {
   return [
     { subject: "tasks.submit", payloadContains: `"${taskId}"` },
-    ...stepIds.flatMap((s) => [{ subject: `work.${agent}.${taskId}.${s}` }, { subject: `results.${taskId}.${s}` }]),
+    ...stepIds.flatMap((s) => [{ subject: `work.${agent}.${taskId}.${s}` }, { subject: `results.${agent}.${taskId}.${s}` }]),
     { subject: `synthesis.${taskId}` },
     { subject: `tasks.completed.${taskId}` },
   ];

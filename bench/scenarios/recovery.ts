@@ -47,7 +47,7 @@ export async function runRecoveryScenario(
       const taskId = driver.nextTaskId();
       const started: { at: number; worker: string }[] = [];
       let notify: (() => void) | undefined;
-      const sub = driver.nc.subscribe(subjects.events(taskId), {
+      const sub = driver.nc.subscribe(subjects.eventsOf(taskId), {
         callback: (_err, msg) => {
           const event = msg.json<{ type: string; worker?: string }>();
           if (event.type === "step.started" && event.worker) {

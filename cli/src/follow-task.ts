@@ -1,5 +1,6 @@
 import {
   EVENTS_STREAM,
+  isTrustedEvent,
   OUTCOMES_STREAM,
   type Plan,
   subjects,
@@ -134,7 +135,7 @@ export async function followTask(conn: CliConnection, options: FollowTaskOptions
 
   try {
     // 1. Events: the ordered consumer exists (and captures everything) from here on.
-    const consumer = await conn.js.consumers.get(EVENTS_STREAM.name, { filter_subjects: subjects.events(taskId) });
+    const consumer = await conn.js.consumers.get(EVENTS_STREAM.name, { filter_subjects: subjects.eventsOf(taskId) });
     // 2. Outcomes and rejections published from now on.
     const [completedSubject, failedSubject] = subjects.outcomes(taskId);
     subs.push(
@@ -176,7 +177,8 @@ export async function followTask(conn: CliConnection, options: FollowTaskOptions
     try {
       for await (const m of iterator) {
         const d = decodeJson(m.data, TaskEvent);
-        if (!d.ok) continue;
+        // Only events from the role that may speak for them (an agent about its own steps).
+        if (!d.ok || !isTrustedEvent(m.subject, d.value)) continue;
         const changed = progress.apply(d.value);
         options.onEvent?.(d.value, progress, changed);
         if (TERMINAL_EVENT_TYPES.includes(d.value.type)) {

@@ -8,8 +8,10 @@ import { SchemaVersion } from "./version.ts";
 const base = { schemaVersion: SchemaVersion, taskId: TaskId, at: Timestamp };
 
 /**
- * Lifecycle events on `tasks.events.<taskId>`, told apart by `type`. Kept in the
- * BATON_EVENTS stream so a client that starts watching late still sees the history.
+ * Lifecycle events, told apart by `type`: task-level ones from the control plane on
+ * `tasks.events.<taskId>.task`, step events from an agent's workers on
+ * `tasks.events.<taskId>.agent.<agent>`. Kept in the BATON_EVENTS stream so a client that starts
+ * watching late still sees the history. Check where an event came from with {@link isTrustedEvent}.
  */
 export const TaskEvent = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("accepted"), goal: z.string() }),
@@ -54,3 +56,22 @@ export type TaskEventType = TaskEvent["type"];
 
 /** Event types after which no further event is published for a task. */
 export const TERMINAL_EVENT_TYPES: readonly TaskEventType[] = ["completed", "failed"];
+
+/** Event types an agent's workers publish about their own steps. */
+export const AGENT_EVENT_TYPES: readonly TaskEventType[] = ["step.started", "step.completed", "step.failed", "step.retrying"];
+
+/**
+ * Whether an event may be believed given the subject it arrived on: on a control-plane subject
+ * (`tasks.events.<taskId>.task`) any event of that task; on an agent's subject
+ * (`tasks.events.<taskId>.agent.<agent>`) only that agent's step events. NATS permissions bind
+ * those subjects to their roles, so an agent cannot announce a task completed nor speak for
+ * another agent.
+ */
+export function isTrustedEvent(subject: string, event: TaskEvent): boolean {
+  const tokens = subject.split(".");
+  if (tokens[0] !== "tasks" || tokens[1] !== "events" || tokens[2] !== event.taskId) return false;
+  if (tokens.length === 4 && tokens[3] === "task") return true;
+  return (
+    tokens.length === 5 && tokens[3] === "agent" && AGENT_EVENT_TYPES.includes(event.type) && "agent" in event && event.agent === tokens[4]
+  );
+}

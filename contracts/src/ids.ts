@@ -23,3 +23,11 @@ export type StepId = z.infer<typeof StepId>;
 /** ISO-8601 timestamp in UTC, e.g. `2026-11-22T00:13:41.000Z`. */
 export const Timestamp = z.iso.datetime();
 export type Timestamp = z.infer<typeof Timestamp>;
+
+/**
+ * A random id the supervisor gives each dispatch of a work item and expects back in its result:
+ * a result without the id of the current dispatch is ignored, so nobody who has not received the
+ * work can report it (nor take its `Nats-Msg-Id` first). 8–64 characters of `A-Z a-z 0-9 _ -`.
+ */
+export const DispatchId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "must be 8-64 characters of A-Z, a-z, 0-9, '_' or '-'");
+export type DispatchId = z.infer<typeof DispatchId>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ErrorInfo } from "./errors.ts";
-import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
 import { TaskBudget } from "./budget.ts";
 import { Plan } from "./plan.ts";
 import { CompensationOutcome, StepOutcome } from "./task.ts";
@@ -30,6 +30,8 @@ export const TaskState = z.object({
     z.object({
       status: StepStatus,
       attempt: z.number().int().nonnegative(),
+      /** The id the current dispatch's result must carry. */
+      dispatchId: DispatchId.optional(),
       dispatchedAt: Timestamp.optional(),
       outcome: StepOutcome.optional(),
     }),
@@ -53,6 +55,7 @@ export const TaskState = z.object({
       CompensationOutcome.extend({
         status: z.enum(["pending", "dispatched", "completed", "failed"]),
         attempt: z.number().int().nonnegative(),
+        dispatchId: DispatchId.optional(),
       }),
     )
     .optional(),

@@ -20,12 +20,19 @@ export const subjects = {
   failedAll: "tasks.failed.*",
   /** Both outcome subjects of one task. */
   outcomes: (taskId: string) => [`tasks.completed.${taskId}`, `tasks.failed.${taskId}`] as const,
-  events: (taskId: string) => `tasks.events.${taskId}`,
-  eventsAll: "tasks.events.*",
+  /** Task-level events, published by the control plane (supervisor, synthesizer). */
+  taskEvents: (taskId: string) => `tasks.events.${taskId}.task`,
+  /** Step events an agent's workers publish about their own steps: permissions bind the token to the agent. */
+  agentEvents: (taskId: string, agent: AgentName) => `tasks.events.${taskId}.agent.${agent}`,
+  /** Every event of one task (both kinds above). */
+  eventsOf: (taskId: string) => `tasks.events.${taskId}.>`,
+  eventsAll: "tasks.events.>",
   work: (agent: AgentName, taskId: string, stepId: string) => `work.${agent}.${taskId}.${stepId}`,
   workOf: (agent: AgentName) => `work.${agent}.>`,
   workAll: "work.>",
-  result: (taskId: string, stepId: string) => `results.${taskId}.${stepId}`,
+  /** A step result, published by a worker of `agent` (permissions let an agent publish only its own). */
+  result: (agent: AgentName, taskId: string, stepId: string) => `results.${agent}.${taskId}.${stepId}`,
+  resultsOf: (agent: AgentName) => `results.${agent}.>`,
   resultsAll: "results.>",
   synthesis: (taskId: string) => `synthesis.${taskId}`,
   synthesisAll: "synthesis.*",

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AgentName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
-import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
 import { Plan, RetryPolicy, ToolCallSpec } from "./plan.ts";
 import { StepOutcome } from "./task.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
@@ -22,6 +22,8 @@ export const StepWork = z.object({
   taskId: TaskId,
   stepId: StepId,
   agent: AgentName,
+  /** This dispatch's id: the result must carry it back (and its `Nats-Msg-Id` is `result-<dispatchId>`). */
+  dispatchId: DispatchId,
   goal: z.string(),
   instruction: z.string(),
   toolCalls: z.array(ToolCallSpec),
@@ -35,13 +37,15 @@ export const StepWork = z.object({
 });
 export type StepWork = z.infer<typeof StepWork>;
 
-/** A worker's report for one step, on `results.<taskId>.<stepId>`. */
+/** A worker's report for one step, on `results.<agent>.<taskId>.<stepId>`. */
 export const StepResult = z.object({
   schemaVersion: SchemaVersion,
   kind: WorkKind.default("step"),
   taskId: TaskId,
   stepId: StepId,
   agent: AgentName,
+  /** The `dispatchId` of the work this reports on. */
+  dispatchId: DispatchId,
   status: z.enum(["completed", "failed"]),
   output: z.unknown().optional(),
   toolCalls: z.array(ToolCallResult),

@@ -76,7 +76,7 @@ describe("one trace per task across every process", () => {
       }
     }
     // Results: consumed by the supervisor under a worker's producer span.
-    const results = spans.filter((s) => s.name === "process results.{taskId}.{stepId}");
+    const results = spans.filter((s) => s.name === "process results.{agent}.{taskId}.{stepId}");
     expect(results).toHaveLength(6);
     for (const r of results) expect(parentOf(r)?.service).toMatch(/-agent$/);
     // Synthesis: requested by the supervisor, consumed by the synthesizer, which sends the outcome.

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { subjects, TaskCompleted, TaskEvent, TaskFailed, TaskRejected, type TaskSubmission } from "@baton/contracts";
+import { isTrustedEvent, subjects, TaskCompleted, TaskEvent, TaskFailed, TaskRejected, type TaskSubmission } from "@baton/contracts";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { ROOT } from "./services.ts";
@@ -25,8 +25,10 @@ export interface TestClient {
   /** Rejections seen so far (subscription opened at connect). */
   readonly rejections: TaskRejected[];
   waitForRejection(predicate: (r: TaskRejected) => boolean, timeoutMs?: number): Promise<TaskRejected>;
-  /** Events of a task seen so far (subscribe with `watch` before submitting). */
+  /** Events of a task seen so far (subscribe with `watch` before submitting); only those from a role that may speak for them. */
   watch(taskId: string): TaskEvent[];
+  /** Events seen by `watch` on a subject whose role may not speak for them (forgeries), with their subjects. */
+  readonly untrusted: { subject: string; event: TaskEvent }[];
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function connectClient(url: string): Promise<TestClient> {
   const nc = await connect({ servers: url });
   const js = jetstream(nc);
   const rejections: TaskRejected[] = [];
+  const untrusted: { subject: string; event: TaskEvent }[] = [];
   const subs: Subscription[] = [];
   const rejectedSub = nc.subscribe(subjects.rejected, {
     callback: (_err, msg) => {
@@ -63,6 +66,7 @@ export async function connectClient(url: string): Promise<TestClient> {
     nc,
     js,
     rejections,
+    untrusted,
     async submitRaw(data) {
       await js.publish(subjects.submit, data);
     },
@@ -96,9 +100,11 @@ export async function connectClient(url: string): Promise<TestClient> {
         events.set(taskId, created);
         void ensureOutcome(taskId);
         subs.push(
-          nc.subscribe(subjects.events(taskId), {
+          nc.subscribe(subjects.eventsOf(taskId), {
             callback: (_err, msg) => {
-              created.push(TaskEvent.parse(msg.json()));
+              const event = TaskEvent.parse(msg.json());
+              if (isTrustedEvent(msg.subject, event)) created.push(event);
+              else untrusted.push({ subject: msg.subject, event });
             },
           }),
         );

@@ -78,6 +78,7 @@ function stepWork(overrides: Partial<StepWork> = {}): StepWork {
     schemaVersion: 1,
     kind: "step",
     taskId: "task-1",
+    dispatchId: "dispatch-0001",
     stepId: "s2",
     agent: "research",
     goal: "Report the weather in Oslo.",

@@ -102,7 +102,12 @@ describe("classifying a dead letter", () => {
       kind: "submission",
     });
     expect(classifyDeadLetter("BATON_SUBMISSIONS", "tasks.submit", encode({ taskId: "bad.id" }))).toEqual({ kind: "submission" });
-    expect(classifyDeadLetter("BATON_RESULTS", "results.t1.s1", none)).toEqual({ kind: "result", taskId: "t1", stepId: "s1" });
+    expect(classifyDeadLetter("BATON_RESULTS", "results.code.t1.s1", none)).toEqual({
+      kind: "result",
+      agent: "code",
+      taskId: "t1",
+      stepId: "s1",
+    });
     expect(classifyDeadLetter("BATON_SYNTHESIS", "synthesis.t1", none)).toEqual({ kind: "synthesis", taskId: "t1" });
     expect(classifyDeadLetter("BATON_WORK", "work.any-agent.t1.s1", none)).toEqual({
       kind: "work",
@@ -127,12 +132,13 @@ describe("a dead-lettered step's result in the task state machine", () => {
         { id: "c", agent: "code", instruction: "c", dependsOn: ["a"], toolCalls: call },
       ],
     });
-  const deadLettered = (attempt: number): StepResult => ({
+  const deadLettered = (attempt: number, dispatchId = "no-dispatch"): StepResult => ({
     schemaVersion: 1,
     kind: "step",
     taskId: "t1",
     stepId: "a",
     agent: "code",
+    dispatchId,
     status: "failed",
     toolCalls: [],
     error: { code: "DEAD_LETTERED", message: "given up", retryable: false },
@@ -148,15 +154,17 @@ describe("a dead-lettered step's result in the task state machine", () => {
 
   it("fails a fail-fast task at the dead-lettered step (the attempt must match)", () => {
     const state = started("fail-fast");
-    expect(applyResult(state, deadLettered(2), now)).toBeUndefined();
-    const t = applyResult(state, deadLettered(1), now);
+    const dispatchId = state.steps.a?.dispatchId;
+    expect(applyResult(state, deadLettered(2, dispatchId), now)).toBeUndefined();
+    const t = applyResult(state, deadLettered(1, dispatchId), now);
     expect(t?.fail).toBe(true);
     expect(t?.state.failedStep).toBe("a");
     expect(t?.state.steps.a?.outcome?.error?.code).toBe("DEAD_LETTERED");
   });
 
   it("under continue, skips the dependents and lets the rest finish", () => {
-    const t = applyResult(started("continue"), deadLettered(1), now);
+    const state = started("continue");
+    const t = applyResult(state, deadLettered(1, state.steps.a?.dispatchId), now);
     expect(t?.fail).toBe(false);
     expect(t?.state.steps.c?.status).toBe("skipped");
     expect(t?.state.steps.b?.status).toBe("dispatched");

@@ -31,7 +31,7 @@ export async function watchCommand(ctx: CommandContext, taskId: string, flags: W
       onEvent: (event) => (output.json ? output.jsonLine(eventJson(event)) : output.out(formatEventLine(event))),
     });
     const history = await conn.jsm.streams
-      .getMessage(EVENTS_STREAM.name, { last_by_subj: subjects.events(taskId) })
+      .getMessage(EVENTS_STREAM.name, { last_by_subj: subjects.taskEvents(taskId) })
       .catch((error: unknown) => Promise.reject(natsError(error, conn.url)));
     if (!history && !output.json) output.err(`No events for task ${taskId} yet; waiting for them (Ctrl-C to stop).`);
     const result = await Promise.race([follower.result, interrupt.signalled.then(() => undefined)]);

@@ -308,12 +308,9 @@ func (w *worker) publishResult(work *nats.Msg, result *StepResult) error {
 	if err != nil {
 		return err
 	}
-	// result-<taskId>-<stepId>-<attempt>, with "-compensation" appended for compensation work.
-	msgID := fmt.Sprintf("result-%s-%s-%d", result.TaskID, result.StepID, result.Attempt)
-	if result.Kind == "compensation" {
-		msgID += "-compensation"
-	}
-	msg := &nats.Msg{Subject: fmt.Sprintf("results.%s.%s", result.TaskID, result.StepID), Data: data, Header: traceHeaders(work)}
+	// result-<dispatchId>: only who received the work knows it, so nobody can take the id first.
+	msgID := "result-" + result.DispatchID
+	msg := &nats.Msg{Subject: fmt.Sprintf("results.%s.%s.%s", result.Agent, result.TaskID, result.StepID), Data: data, Header: traceHeaders(work)}
 	for try := 1; ; try++ {
 		_, err = w.js.PublishMsg(msg, nats.MsgId(msgID))
 		if err == nil || try == 3 {
@@ -328,7 +325,8 @@ func (w *worker) publishEvent(work *nats.Msg, event TaskEvent) {
 	event.At = isoTime(time.Now())
 	data, err := json.Marshal(event)
 	if err == nil {
-		_, err = w.js.PublishMsg(&nats.Msg{Subject: "tasks.events." + event.TaskID, Data: data, Header: traceHeaders(work)})
+		subject := fmt.Sprintf("tasks.events.%s.agent.%s", event.TaskID, agentName)
+		_, err = w.js.PublishMsg(&nats.Msg{Subject: subject, Data: data, Header: traceHeaders(work)})
 	}
 	if err != nil {
 		warn("event not published", fields{"taskId": event.TaskID, "stepId": event.StepID, "type": event.Type, "err": err.Error()})
@@ -444,7 +442,8 @@ func settled(work *StepWork, delivery int, action string, f fields) {
 }
 
 // rejectUndecodable answers a work message whose body is not a StepWork: a failed result when
-// the task and step can be told from the subject and Nats-Msg-Id, then term.
+// the task and step can be told from the subject, the attempt from the Nats-Msg-Id and the
+// dispatch id from the body, then term.
 func (w *worker) rejectUndecodable(msg *nats.Msg, reason string) {
 	tokens := strings.Split(msg.Subject, ".")
 	msgID := msg.Header.Get("Nats-Msg-Id")
@@ -452,11 +451,15 @@ func (w *worker) rejectUndecodable(msg *nats.Msg, reason string) {
 	if i := strings.LastIndex(msgID, "-"); i >= 0 {
 		attempt, _ = strconv.Atoi(msgID[i+1:])
 	}
+	var partial struct {
+		DispatchID string `json:"dispatchId"`
+	}
+	_ = json.Unmarshal(msg.Data, &partial)
 	warn("undecodable work", fields{"subject": msg.Subject, "err": reason})
-	if len(tokens) == 4 && attempt > 0 {
+	if len(tokens) == 4 && attempt > 0 && partial.DispatchID != "" {
 		now := isoTime(time.Now())
 		result := &StepResult{
-			SchemaVersion: schemaVersion, Kind: "step", TaskID: tokens[2], StepID: tokens[3], Agent: agentName,
+			SchemaVersion: schemaVersion, Kind: "step", TaskID: tokens[2], StepID: tokens[3], Agent: agentName, DispatchID: partial.DispatchID,
 			Status: "failed", ToolCalls: []ToolCallResult{}, Attempt: attempt, Worker: w.instanceID,
 			Error:     permanent("VALIDATION_FAILED", "work message is not a valid StepWork: "+reason),
 			StartedAt: now, FinishedAt: now,
@@ -531,7 +534,7 @@ func (w *worker) handle(root context.Context, msg *nats.Msg) {
 	started := time.Now()
 	result := &StepResult{
 		SchemaVersion: schemaVersion, Kind: work.Kind, TaskID: work.TaskID, StepID: work.StepID, Agent: agentName,
-		Attempt: work.Attempt, Worker: w.instanceID, ToolCalls: []ToolCallResult{}, StartedAt: isoTime(started),
+		DispatchID: work.DispatchID, Attempt: work.Attempt, Worker: w.instanceID, ToolCalls: []ToolCallResult{}, StartedAt: isoTime(started),
 	}
 	if err := w.runStep(ctx, &work, delivery, result); err != nil {
 		reason, _ := f.reason.Load().(string)

@@ -19,6 +19,7 @@ type StepWork struct {
 	TaskID        string                     `json:"taskId"`
 	StepID        string                     `json:"stepId"`
 	Agent         string                     `json:"agent"`
+	DispatchID    string                     `json:"dispatchId"`
 	Goal          string                     `json:"goal"`
 	Instruction   string                     `json:"instruction"`
 	ToolCalls     []ToolCall                 `json:"toolCalls"`
@@ -84,13 +85,14 @@ type ToolCallResult struct {
 	DurationMs float64         `json:"durationMs"`
 }
 
-// StepResult is published on results.<taskId>.<stepId> (stream BATON_RESULTS).
+// StepResult is published on results.<agent>.<taskId>.<stepId> (stream BATON_RESULTS).
 type StepResult struct {
 	SchemaVersion int              `json:"schemaVersion"`
 	Kind          string           `json:"kind"`
 	TaskID        string           `json:"taskId"`
 	StepID        string           `json:"stepId"`
 	Agent         string           `json:"agent"`
+	DispatchID    string           `json:"dispatchId"`
 	Status        string           `json:"status"`
 	Output        interface{}      `json:"output,omitempty"`
 	ToolCalls     []ToolCallResult `json:"toolCalls"`

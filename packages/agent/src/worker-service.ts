@@ -1,4 +1,4 @@
-import { type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
+import { DispatchId, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
 import {
   backoffDelayMs,
   BudgetLedgers,
@@ -140,6 +140,7 @@ async function handleWork(
       service.js,
       { type: "step.started", taskId: work.taskId, stepId: work.stepId, agent, worker: service.instanceId, attempt: work.attempt },
       log,
+      { agent },
     );
   }
   log.info({ tools: work.toolCalls.map((c) => c.tool), kind: work.kind }, "step started");
@@ -170,6 +171,7 @@ async function handleWork(
     taskId: work.taskId,
     stepId: work.stepId,
     agent,
+    dispatchId: work.dispatchId,
     status: run.status,
     ...(run.output !== undefined ? { output: run.output } : {}),
     toolCalls: run.toolCalls,
@@ -188,6 +190,7 @@ async function handleWork(
         ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
         : { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, error: run.error as ErrorInfo },
       log,
+      { agent },
     );
   }
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
@@ -226,6 +229,7 @@ async function retryOrGiveUp(
     service.js,
     { type: "step.retrying", taskId: work.taskId, stepId: work.stepId, agent, delivery, delayMs, error },
     log,
+    { agent },
   );
   log.warn({ delivery, maxAttempts, delayMs, code: error.code }, "retryable failure: nak with backoff");
   throw new RetryLaterError(delayMs, error);
@@ -288,52 +292,61 @@ async function runStep(
 
 /**
  * A work item that fails its schema still names its task and step in the subject
- * (`work.<agent>.<taskId>.<stepId>`): report a failed result so the task does not wait forever.
+ * (`work.<agent>.<taskId>.<stepId>`): report a failed result — when its `dispatchId` can still be
+ * read, so the supervisor accepts it — so the task does not wait for its deadline.
  */
 async function reportUndecodable(service: ServiceContext, agent: string, msg: JsMsg, error: ErrorInfo, startedAt: Date): Promise<void> {
   const [, , taskToken, stepToken] = msg.subject.split(".");
   const taskId = TaskId.safeParse(taskToken);
   const stepId = StepId.safeParse(stepToken);
+  const raw = readJsonObject(msg.data);
+  const dispatchId = DispatchId.safeParse(raw?.["dispatchId"]);
+  const attempt = typeof raw?.["attempt"] === "number" && Number.isInteger(raw["attempt"]) && raw["attempt"] > 0 ? raw["attempt"] : 1;
   service.logger.error({ subject: msg.subject, error }, "invalid work item");
-  if (!taskId.success || !stepId.success) return; // no task to report to; logged above, then acked
+  // No task, step or dispatch to report to: logged above, then terminated.
+  if (!taskId.success || !stepId.success || !dispatchId.success) return;
   const now = new Date();
-  await publishResult(
-    service,
-    {
-      taskId: taskId.data,
-      stepId: stepId.data,
-      agent,
-      status: "failed",
-      toolCalls: [],
-      error,
-      attempt: msg.info.deliveryCount,
-      worker: service.instanceId,
-      startedAt: startedAt.toISOString(),
-      finishedAt: now.toISOString(),
-      durationMs: now.getTime() - startedAt.getTime(),
-      usage: { toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
-    },
-    `result-${taskId.data}-${stepId.data}-invalid-${msg.seq}`,
-  );
+  await publishResult(service, {
+    taskId: taskId.data,
+    stepId: stepId.data,
+    agent,
+    dispatchId: dispatchId.data,
+    status: "failed",
+    toolCalls: [],
+    error,
+    attempt,
+    worker: service.instanceId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: now.toISOString(),
+    durationMs: now.getTime() - startedAt.getTime(),
+    usage: { toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+  });
+}
+
+/** `data` parsed as a JSON object, or undefined. */
+function readJsonObject(data: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Publishes a step result on `results.<taskId>.<stepId>`. The Nats-Msg-Id defaults to
- * `result-<taskId>-<stepId>-<attempt>`, so a redelivered step's second report is dropped.
+ * Publishes a step result on `results.<agent>.<taskId>.<stepId>` with `Nats-Msg-Id`
+ * `result-<dispatchId>`, so a redelivered step's second report is dropped, and nobody who did not
+ * receive the work can take that id first.
  */
-async function publishResult(
-  service: ServiceContext,
-  result: Omit<z.input<typeof StepResult>, "schemaVersion">,
-  msgId?: string,
-): Promise<void> {
+async function publishResult(service: ServiceContext, result: Omit<z.input<typeof StepResult>, "schemaVersion">): Promise<void> {
   await publishMessage(
     service.js,
-    subjects.result(result.taskId, result.stepId),
+    subjects.result(result.agent, result.taskId, result.stepId),
     StepResult,
     { schemaVersion: 1, ...result },
     {
-      msgId: msgId ?? `result-${result.taskId}-${result.stepId}-${result.attempt}${result.kind === "compensation" ? "-compensation" : ""}`,
-      template: "results.{taskId}.{stepId}",
+      msgId: `result-${result.dispatchId}`,
+      template: "results.{agent}.{taskId}.{stepId}",
     },
   );
 }

@@ -8,7 +8,7 @@ export { type Decoded, decodeJson, encodeJson } from "./codec.ts";
 export { BaseServiceEnv, envBoolean, envPositiveInt, loadConfig } from "./config.ts";
 export { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from "./consumer-loop.ts";
 export { BatonError, ConfigError, isRetryable, RetryLaterError, toErrorInfo, TransientError, ValidationError } from "./errors.ts";
-export { publishTaskEvent, type TaskEventInput } from "./events.ts";
+export { publishTaskEvent, type TaskEventInput, type TaskEventOptions } from "./events.ts";
 export {
   freePort,
   type LocalNatsOptions,

@@ -53,7 +53,7 @@ export class DispatchWatchdog {
       if (s?.status !== "dispatched" || !s.dispatchedAt || now - Date.parse(s.dispatchedAt) < this.#staleMs) continue;
       const [work, result] = await Promise.all([
         jsm.streams.getMessage(WORK_STREAM.name, { last_by_subj: subjects.work(step.agent, taskId, step.id) }),
-        jsm.streams.getMessage(RESULTS_STREAM.name, { last_by_subj: subjects.result(taskId, step.id) }),
+        jsm.streams.getMessage(RESULTS_STREAM.name, { last_by_subj: subjects.result(step.agent, taskId, step.id) }),
       ]);
       if (work || result) continue; // queued, in flight, or its result is on the way
       const transition = await this.#store.update(taskId, (latest) => redispatchStep(latest, step.id, s.attempt, new Date()));

@@ -1,4 +1,4 @@
-import { StepResult } from "@baton/contracts";
+import { StepResult, subjects } from "@baton/contracts";
 import { type AgentRegistry, type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -8,8 +8,10 @@ import { applyResult, pendingEffects } from "./task-machine.ts";
 import type { TaskStore } from "@baton/core";
 
 /**
- * Handles one step result: records it in task state (compare-and-set), then dispatches the
- * steps it unblocked, requests synthesis when all steps are done, or fails the task.
+ * Handles one step result from `results.<agent>.<taskId>.<stepId>`: records it in task state
+ * (compare-and-set) when its subject, agent and dispatch id match the step's current dispatch,
+ * then dispatches the steps it unblocked, requests synthesis when all steps are done, or fails
+ * the task. A result for another dispatch, or from another agent, is ignored.
  */
 export async function handleResult(
   service: ServiceContext,
@@ -28,6 +30,12 @@ export async function handleResult(
   }
   const result = decoded.value;
   const log = service.logger.child({ taskId: result.taskId, stepId: result.stepId });
+  if (msg.subject !== subjects.result(result.agent, result.taskId, result.stepId)) {
+    // Permissions bind `results.<agent>.>` to that agent's credentials: a payload speaking for
+    // another agent, task or step than its subject is forged. Logged, acked, never applied.
+    log.error({ subject: msg.subject, agent: result.agent }, "step result whose subject does not match its agent, task and step ignored");
+    return;
+  }
   trace.getActiveSpan()?.setAttributes({ "baton.task.id": result.taskId, "baton.step.id": result.stepId });
   // Over budget: record this result but dispatch nothing more (the ledger is shared by every
   // service, so spending anywhere stops the task everywhere). A task without limits has nothing

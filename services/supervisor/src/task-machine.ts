@@ -10,6 +10,7 @@ import {
   type Usage,
   UnresolvedReferenceError,
 } from "@baton/contracts";
+import { randomBytes } from "node:crypto";
 import type { TaskEventInput } from "@baton/core";
 
 /**
@@ -72,6 +73,9 @@ export function applyResult(state: TaskState, result: StepResult, now: Date, ove
   if (state.status !== "running" || !current || current.status !== "dispatched" || current.attempt !== result.attempt) {
     return undefined;
   }
+  // Only the worker that received this dispatch knows its id; and only the step's own agent reports it.
+  const step = state.plan.steps.find((s) => s.id === result.stepId);
+  if (current.dispatchId !== result.dispatchId || step?.agent !== result.agent) return undefined;
   const next = structuredClone(state);
   next.steps[result.stepId] = { ...current, status: result.status, outcome: toOutcome(result) };
   if (overBudget && result.status === "completed") {
@@ -92,10 +96,11 @@ export function redispatchStep(state: TaskState, stepId: string, attempt: number
   const s = state.steps[stepId];
   if (state.status !== "running" || !s || s.status !== "dispatched" || s.attempt !== attempt) return undefined;
   const next = structuredClone(state);
-  const work = buildWork(next, stepId, outputsOf(next), attempt + 1, now);
+  const work = buildWork(next, stepId, outputsOf(next), attempt + 1, newDispatchId(), now);
   const step = next.steps[stepId];
   if (!step) return undefined;
   step.attempt = work.attempt;
+  step.dispatchId = work.dispatchId;
   step.dispatchedAt = now.toISOString();
   const agent = work.agent;
   return {
@@ -125,14 +130,18 @@ export function pendingEffects(state: TaskState): Transition {
   if (state.status === "running") {
     for (const step of state.plan.steps) {
       const s = state.steps[step.id];
-      if (s?.status === "dispatched" && s.dispatchedAt) {
-        dispatch.push(buildWork(state, step.id, outputs, s.attempt, new Date(s.dispatchedAt)));
+      if (s?.status === "dispatched" && s.dispatchedAt && s.dispatchId) {
+        dispatch.push(buildWork(state, step.id, outputs, s.attempt, s.dispatchId, new Date(s.dispatchedAt)));
       }
     }
   }
   if (state.status === "compensating") {
     const comp = state.compensations?.find((c) => c.status === "dispatched");
-    if (comp) dispatch.push(buildCompensationWork(state, comp.stepId, outputs, comp.attempt, new Date(state.finishedAt ?? Date.now())));
+    if (comp?.dispatchId) {
+      dispatch.push(
+        buildCompensationWork(state, comp.stepId, outputs, comp.attempt, comp.dispatchId, new Date(state.finishedAt ?? Date.now())),
+      );
+    }
   }
   return { state, dispatch, synthesize: state.status === "synthesizing", fail: state.status === "failed", events: [] };
 }
@@ -161,9 +170,10 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
       }
       if (!deps.every((d) => d === "completed")) continue;
       try {
-        const work = buildWork(state, step.id, outputs, s.attempt + 1, now);
+        const work = buildWork(state, step.id, outputs, s.attempt + 1, newDispatchId(), now);
         s.status = "dispatched";
         s.attempt = work.attempt;
+        s.dispatchId = work.dispatchId;
         s.dispatchedAt = now.toISOString();
         dispatch.push(work);
         events.push({ type: "step.dispatched", taskId: state.taskId, stepId: step.id, agent: step.agent, attempt: work.attempt });
@@ -238,9 +248,10 @@ function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[])
   for (const comp of state.compensations ?? []) {
     if (comp.status !== "pending") continue;
     try {
-      const work = buildCompensationWork(state, comp.stepId, outputs, comp.attempt + 1, now);
+      const work = buildCompensationWork(state, comp.stepId, outputs, comp.attempt + 1, newDispatchId(), now);
       comp.status = "dispatched";
       comp.attempt = work.attempt;
+      comp.dispatchId = work.dispatchId;
       return { state, dispatch: [work], synthesize: false, fail: false, events };
     } catch (error) {
       if (!(error instanceof UnresolvedReferenceError)) throw error;
@@ -259,6 +270,7 @@ function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[])
 function applyCompensationResult(state: TaskState, result: StepResult, now: Date): Transition | undefined {
   const comp = state.compensations?.find((c) => c.stepId === result.stepId);
   if (state.status !== "compensating" || !comp || comp.status !== "dispatched" || comp.attempt !== result.attempt) return undefined;
+  if (comp.dispatchId !== result.dispatchId || comp.agent !== result.agent) return undefined;
   const next = structuredClone(state);
   const c = next.compensations?.find((x) => x.stepId === result.stepId);
   if (!c) return undefined;
@@ -288,7 +300,14 @@ function outputsOf(state: TaskState): Record<string, unknown> {
 }
 
 /** The work item of a step's compensation. @throws UnresolvedReferenceError for a bad reference. */
-function buildCompensationWork(state: TaskState, stepId: string, outputs: Record<string, unknown>, attempt: number, now: Date): StepWork {
+function buildCompensationWork(
+  state: TaskState,
+  stepId: string,
+  outputs: Record<string, unknown>,
+  attempt: number,
+  dispatchId: string,
+  now: Date,
+): StepWork {
   const step = state.plan.steps.find((s) => s.id === stepId);
   if (!step?.compensation) throw new Error(`step ${stepId} has no compensation`);
   return {
@@ -297,6 +316,7 @@ function buildCompensationWork(state: TaskState, stepId: string, outputs: Record
     taskId: state.taskId,
     stepId,
     agent: step.agent,
+    dispatchId,
     goal: state.goal,
     instruction: `Undo step "${stepId}": ${step.instruction}`,
     toolCalls: [{ tool: step.compensation.tool, args: resolveStepRefs(step.compensation.args, outputs) as Record<string, unknown> }],
@@ -307,7 +327,14 @@ function buildCompensationWork(state: TaskState, stepId: string, outputs: Record
 }
 
 /** @throws UnresolvedReferenceError when a `$fromStep` reference matches nothing. */
-function buildWork(state: TaskState, stepId: string, outputs: Record<string, unknown>, attempt: number, now: Date): StepWork {
+function buildWork(
+  state: TaskState,
+  stepId: string,
+  outputs: Record<string, unknown>,
+  attempt: number,
+  dispatchId: string,
+  now: Date,
+): StepWork {
   const step = state.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`step ${stepId} not in plan`);
   return {
@@ -316,6 +343,7 @@ function buildWork(state: TaskState, stepId: string, outputs: Record<string, unk
     taskId: state.taskId,
     stepId,
     agent: step.agent,
+    dispatchId,
     goal: state.goal,
     instruction: step.instruction,
     toolCalls: step.toolCalls.map((c) => ({ tool: c.tool, args: resolveStepRefs(c.args, outputs) as Record<string, unknown> })),
@@ -365,4 +393,9 @@ export function stepOutcomes(state: TaskState): StepOutcome[] {
         usage: zeroUsage(),
       },
   );
+}
+
+/** A fresh dispatch id: 96 random bits, base64url (16 characters). */
+function newDispatchId(): string {
+  return randomBytes(12).toString("base64url");
 }

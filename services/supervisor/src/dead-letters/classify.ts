@@ -4,7 +4,7 @@ import { AgentName, Identifier, RESULTS_STREAM, SUBMISSIONS_STREAM, SYNTHESIS_ST
 export type DeadLetterKind =
   | { readonly kind: "work"; readonly agent: AgentName; readonly taskId: string; readonly stepId: string }
   | { readonly kind: "submission"; readonly taskId?: string }
-  | { readonly kind: "result"; readonly taskId: string; readonly stepId: string }
+  | { readonly kind: "result"; readonly agent: string; readonly taskId: string; readonly stepId: string }
   | { readonly kind: "synthesis"; readonly taskId: string }
   | { readonly kind: "other" };
 
@@ -14,7 +14,7 @@ const id = (token: string | undefined): string | undefined => (Identifier.safePa
 
 /**
  * Classifies a dead letter: `work.<agent>.<taskId>.<stepId>` in BATON_WORK, a submission
- * (`tasks.submit` in BATON_SUBMISSIONS; taskId from its payload when readable), `results.<taskId>.<stepId>`,
+ * (`tasks.submit` in BATON_SUBMISSIONS; taskId from its payload when readable), `results.<agent>.<taskId>.<stepId>`,
  * `synthesis.<taskId>`; anything else (another stream, an unexpected subject) is `other`.
  */
 export function classifyDeadLetter(stream: string, subject: string, data: Uint8Array): DeadLetterKind {
@@ -29,10 +29,11 @@ export function classifyDeadLetter(stream: string, subject: string, data: Uint8A
     const taskId = claimedTaskId(data);
     return taskId ? { kind: "submission", taskId } : { kind: "submission" };
   }
-  if (stream === RESULTS_STREAM.name && tokens.length === 3 && tokens[0] === "results") {
-    const taskId = id(tokens[1]);
-    const stepId = id(tokens[2]);
-    if (taskId && stepId) return { kind: "result", taskId, stepId };
+  if (stream === RESULTS_STREAM.name && tokens.length === 4 && tokens[0] === "results") {
+    const agent = AgentName.safeParse(tokens[1]);
+    const taskId = id(tokens[2]);
+    const stepId = id(tokens[3]);
+    if (agent.success && taskId && stepId) return { kind: "result", agent: agent.data, taskId, stepId };
   }
   if (stream === SYNTHESIS_STREAM.name && tokens.length === 2 && tokens[0] === "synthesis") {
     const taskId = id(tokens[1]);

@@ -16,8 +16,8 @@ export function deadLetteredError(letter: DeadLetter): ErrorInfo {
 
 /**
  * Tells the rest of the system about a dead letter, in the original message's trace:
- * - work: a failed {@link StepResult} (`DEAD_LETTERED`, the work's kind and attempt, msgId
- *   `result-<taskId>-<stepId>-<attempt>[-compensation]-dlq`) on `results.<taskId>.<stepId>`, so
+ * - work: a failed {@link StepResult} (`DEAD_LETTERED`, the work's kind, attempt and dispatch id,
+ *   msgId `result-<dispatchId>-dlq`) on `results.<agent>.<taskId>.<stepId>`, so
  *   the supervisor fails the task or goes on according to the plan's failure policy (or records
  *   the compensation as failed and moves on), and for a step a `step.failed` event;
  * - a submission: `tasks.rejected` with `DEAD_LETTERED`;
@@ -46,13 +46,12 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
       }
       const work = decoded.value;
       const compensation = work.kind === "compensation";
-      const suffix = compensation ? "-compensation" : "";
       const error = deadLetteredError(letter);
       const finishedAt = record.deadLetteredAt;
       const durationMs = Math.max(0, Date.parse(finishedAt) - Date.parse(work.dispatchedAt));
       await publishMessage(
         js,
-        subjects.result(work.taskId, work.stepId),
+        subjects.result(work.agent, work.taskId, work.stepId),
         StepResult,
         {
           schemaVersion: 1,
@@ -60,6 +59,7 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
           taskId: work.taskId,
           stepId: work.stepId,
           agent: work.agent,
+          dispatchId: work.dispatchId,
           status: "failed",
           toolCalls: [],
           error,
@@ -70,7 +70,7 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
           durationMs,
           usage: ZERO_USAGE,
         },
-        { msgId: `result-${work.taskId}-${work.stepId}-${work.attempt}${suffix}-dlq`, template: "results.{taskId}.{stepId}" },
+        { msgId: `result-${work.dispatchId}-dlq`, template: "results.{agent}.{taskId}.{stepId}" },
       );
       // Workers report a step's failure as an event; a compensation's shows in the outcome only.
       if (!compensation) {
@@ -78,7 +78,7 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
           js,
           { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent: work.agent, durationMs, error },
           log,
-          `dlq-step-failed-${work.taskId}-${work.stepId}-${work.attempt}`,
+          { msgId: `dlq-step-failed-${work.dispatchId}` },
         );
       }
       log.error({ ...hint, attempt: work.attempt, workKind: work.kind }, "step work dead-lettered: failed step result published");
