@@ -13,13 +13,15 @@ export interface CliConnection {
 }
 
 /**
- * Connects to NATS at `url` (comma-separated server URLs) and checks that JetStream answers.
- * @throws CliError (exit 1) with a clear message when the server is unreachable or has no JetStream.
+ * Connects to NATS at `url` (comma-separated server URLs), with the credentials in `credsFile`
+ * when given, and checks that JetStream answers.
+ * @throws CliError (exit 1) with a clear message when the server is unreachable, refuses the
+ *   credentials (or their absence), or has no JetStream.
  */
-export async function openConnection(url: string): Promise<CliConnection> {
+export async function openConnection(url: string, credsFile?: string): Promise<CliConnection> {
   let nc: NatsConnection;
   try {
-    nc = await connectNats(url, "baton-cli");
+    nc = await connectNats(url, "baton-cli", undefined, { credsFile });
   } catch (error) {
     throw natsError(error, url);
   }

@@ -1,4 +1,8 @@
 import { agentsListCommand, agentsRemoveCommand, agentsShowCommand } from "./commands/agents.ts";
+import { authCredsCommand, authInitCommand } from "./commands/auth.ts";
+import { auditListCommand, auditVerifyCommand } from "./commands/audit.ts";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { cancelCommand } from "./commands/cancel.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import pkg from "../package.json" with { type: "json" };
@@ -40,6 +44,12 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** The credentials `baton up` wrote for `role` under the current folder, when present. */
+function localCreds(role: "client" | "operator"): string | undefined {
+  const file = resolve(".baton", "auth", "creds", `${role}.creds`);
+  return existsSync(file) ? file : undefined;
+}
+
 /** Collects a repeatable option's values. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -60,17 +70,28 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .description("Baton: multi-agent orchestration over NATS JetStream — start the stack, submit tasks, follow them, read results.")
     .version(pkg.version)
     .addOption(new Option("--nats <url>", "NATS server URL(s), comma-separated").env("NATS_URL").default(DEFAULT_NATS_URL))
+    .addOption(
+      new Option("--creds <file>", "NATS credentials file (default: .baton/auth/creds/<client|operator>.creds when present)").env(
+        "NATS_CREDS",
+      ),
+    )
     .option("--json", "machine-readable output: one JSON object per line", false)
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_HELP)
     .exitOverride();
 
   const context = (command: Command): CommandContext => {
-    const opts = command.optsWithGlobals<{ nats: string; json: boolean }>();
+    const opts = command.optsWithGlobals<{ nats: string; json: boolean; creds?: string }>();
     const source = program.getOptionValueSource("nats");
     // An empty NATS_URL (`NATS_URL=` in a shell) counts as unset.
     const given = (source === "cli" || source === "env") && opts.nats.trim() !== "";
-    return { natsUrl: given ? opts.nats : DEFAULT_NATS_URL, natsUrlGiven: given, output: processOutput(opts.json) };
+    const creds = opts.creds?.trim() ? opts.creds : undefined;
+    return {
+      natsUrl: given ? opts.nats : DEFAULT_NATS_URL,
+      natsUrlGiven: given,
+      output: processOutput(opts.json),
+      credsFor: (role) => creds ?? localCreds(role),
+    };
   };
 
   program
@@ -85,6 +106,33 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .option("--mcp <config>", "also start an MCP agent with this config file (see examples/mcp); repeatable", collect)
     .action(async (flags, command: Command) => {
       exit.code = await upCommand(context(command), flags);
+    });
+
+  const auth = program
+    .command("auth")
+    .description("authentication on the bus: a deployment's keys, the nats-server config and each role's credentials");
+  auth
+    .command("init")
+    .description("create (or reuse) the keys, write nats-server.conf (loopback, JetStream, JWT auth) and credentials for every role")
+    .option("--dir <dir>", "the deployment folder", join(".baton", "auth"))
+    .option("--listen <host:port>", "where nats-server listens (loopback unless told otherwise)", "127.0.0.1:4222")
+    .option("--http <host:port>", "where its monitoring endpoint listens", "127.0.0.1:8222")
+    .option("--store-dir <dir>", "JetStream's store folder in the config (default <dir>/../nats)")
+    .option("--agent <name>", "also mint credentials for this agent type; repeatable", collect)
+    .action(async (flags, command: Command) => {
+      exit.code = await authInitCommand(context(command), flags);
+    });
+  auth
+    .command("creds")
+    .description("mint credentials for one role: supervisor | synthesizer | agent --agent <name> | client | operator")
+    .argument("<role>", "supervisor, synthesizer, agent, client or operator")
+    .option("--dir <dir>", "the deployment folder", join(".baton", "auth"))
+    .option("--agent <name>", "the agent type (role agent)")
+    .option("--name <name>", "a name for a client or operator's own credentials")
+    .option("--out <file>", "write them here (mode 0600) instead of printing them")
+    .option("--expires-in-s <n>", "lifetime in seconds (default: unlimited)", positiveInt)
+    .action(async (role: string, flags, command: Command) => {
+      exit.code = await authCredsCommand(context(command), role, flags);
     });
 
   const agents = program
@@ -192,6 +240,24 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .option("--yes", "really delete them")
     .action(async (flags: { yes?: boolean }, command: Command) => {
       exit.code = await dlqPurgeCommand(context(command), flags);
+    });
+
+  const audit = program
+    .command("audit")
+    .description("the audit ledger (BATON_AUDIT): a task's records, one line each (index, time, kind, source/actor, step, tool, status)")
+    .argument("<taskId>", "the task whose records to list")
+    .option("--stream <name>", "read this stream instead of BATON_AUDIT (e.g. a copy)")
+    .action(async (taskId: string, flags: { stream?: string }, command: Command) => {
+      exit.code = await auditListCommand(context(command), taskId, flags);
+    });
+  audit
+    .command("verify")
+    .description("recompute every record's hash and check every link of the chain: exit 0 intact, 1 at the first broken link")
+    .option("--stream <name>", "verify this stream instead of BATON_AUDIT (e.g. a copy)")
+    .option("--anchor <index:hash>", "also check that record <index> still has this hash (from an earlier verify); repeatable", collect)
+    .action(async (_flags, command: Command) => {
+      // --stream given after `verify` is parsed by `audit` (options of a parent are recognised after its subcommands).
+      exit.code = await auditVerifyCommand(context(command), command.optsWithGlobals<{ stream?: string; anchor?: string[] }>());
     });
 
   return program;

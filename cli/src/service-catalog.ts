@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { AgentName, type Role } from "@baton/contracts";
 import { z } from "zod";
 import { repoRoot } from "./repo-root.ts";
 
@@ -15,6 +16,8 @@ export type ServiceRole = z.infer<typeof ServiceRole>;
 export const ServiceManifest = z.object({
   role: ServiceRole,
   autostart: z.boolean().default(true),
+  /** For an agent service: the agent type it runs (its credentials are minted for it). */
+  agent: AgentName.optional(),
 });
 export type ServiceManifest = z.infer<typeof ServiceManifest>;
 
@@ -26,6 +29,8 @@ export interface ServiceEntry {
   readonly autostart: boolean;
   /** Absolute path of its `src/main.ts`. */
   readonly entry: string;
+  /** The NATS role it connects as; undefined for an agent service whose agent name comes from its configuration (the MCP agent). */
+  readonly natsRole: Role | undefined;
 }
 
 /** The log line (pino `msg`) each role prints once it consumes messages. */
@@ -57,7 +62,9 @@ export function discoverServices(root: string = repoRoot()): ServiceEntry[] {
       throw new Error(
         `${manifestFile}: invalid "baton" field: ${manifest.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
       );
-    found.push({ name, role: manifest.data.role, autostart: manifest.data.autostart, entry });
+    const { role, autostart, agent } = manifest.data;
+    const natsRole: Role | undefined = role === "agent" ? (agent ? { kind: "agent", agent } : undefined) : { kind: role };
+    found.push({ name, role, autostart, entry, natsRole });
   }
   return found.sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) || a.name.localeCompare(b.name));
 }

@@ -3,9 +3,18 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
-import { type LocalNatsServer, natsServerAvailable, startLocalNatsServer } from "@baton/core";
+import type { Role } from "@baton/contracts";
+import {
+  type BatonDeployment,
+  ensureDeployment,
+  type LocalNatsServer,
+  natsServerAuthConfig,
+  natsServerAvailable,
+  startLocalNatsServer,
+  writeCredentials,
+} from "@baton/core";
 import { repoRoot } from "./repo-root.ts";
 import { defaultServices, READY_MESSAGES, serviceByName } from "./service-catalog.ts";
 import { logMessage } from "./service-logs.ts";
@@ -25,6 +34,8 @@ export interface ExtraAgent {
   /** Its working folder; default the folder above the entry's `src/`. */
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** The NATS role it connects as (its credentials are minted for it when authentication is on). */
+  readonly role?: Role;
 }
 
 /**
@@ -45,6 +56,14 @@ export interface StackOptions {
   readonly services?: readonly string[] | undefined;
   /** Agents from outside `services/` to start as well (after the services' supervisor). */
   readonly agents?: readonly ExtraAgent[] | undefined;
+  /**
+   * Authentication of the private nats-server (default true): a deployment (keys, JWTs) in
+   * `<dataDir>/auth` or the temp folder, anonymous connections refused, and each process given its
+   * own role's credentials (NATS_CREDS). False: an open server (tests that measure without it).
+   */
+  readonly auth?: boolean | undefined;
+  /** With `natsUrl`: the deployment folder whose credentials the processes use (its server must trust it). */
+  readonly authDir?: string | undefined;
   /** Extra environment for the services (NATS_URL and LOG_LEVEL are set by the stack). */
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** LOG_LEVEL of the services; default `info`. */
@@ -67,6 +86,13 @@ export interface Stack {
   readonly natsServer?: LocalNatsServer;
   /** The JetStream store folder of that server, if any. */
   readonly storeDir?: string;
+  /** The deployment folder when authentication is on (`keys/`, `jwt/`, `creds/`). */
+  readonly authDir?: string;
+  /** Credentials files of the client and operator roles, when authentication is on. */
+  readonly clientCreds?: string;
+  readonly operatorCreds?: string;
+  /** The nats-server's log file (permission violations are logged there), when the stack started the server. */
+  readonly natsLogFile?: string;
   /** Process ids of the services. */
   pids(): Partial<Record<ServiceName, number>>;
   /** The last (up to 50) output lines of a service, for error reports. */
@@ -81,7 +107,14 @@ export interface Stack {
 /** Why {@link startStack} failed; `message` says what to do. */
 export class StackError extends Error {
   override readonly name = "StackError";
-  readonly code: "NATS_SERVER_MISSING" | "PORT_IN_USE" | "NATS_START_FAILED" | "SERVICE_MISSING" | "SERVICE_EXITED" | "READY_TIMEOUT";
+  readonly code:
+    | "NATS_SERVER_MISSING"
+    | "PORT_IN_USE"
+    | "NATS_START_FAILED"
+    | "SERVICE_MISSING"
+    | "SERVICE_EXITED"
+    | "READY_TIMEOUT"
+    | "ROLE_UNKNOWN";
 
   constructor(code: StackError["code"], message: string, options?: ErrorOptions) {
     super(message, options);
@@ -114,7 +147,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const launches: Launch[] = [];
   try {
     const services = options.services ? options.services.map((n) => serviceByName(n, root)) : defaultServices(root);
-    for (const s of services) launches.push({ name: s.name, entry: s.entry, cwd: root, ready: READY_MESSAGES[s.role], env: {} });
+    for (const s of services)
+      launches.push({ name: s.name, entry: s.entry, cwd: root, ready: READY_MESSAGES[s.role], env: {}, role: s.natsRole });
   } catch (error) {
     throw new StackError("SERVICE_MISSING", (error as Error).message, { cause: error });
   }
@@ -126,13 +160,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       cwd: agent.cwd ?? join(agent.entry, "..", ".."),
       ready: READY_MESSAGES.agent,
       env: agent.env ?? {},
+      role: agent.role,
     });
   }
   const names = launches.map((l) => l.name);
 
   let natsServer: LocalNatsServer | undefined;
   let tempDir: string | undefined;
+  let deployment: BatonDeployment | undefined;
+  /** Where the stack keeps its state (the server's store, the deployment, agents' data). */
+  let dataDir = options.dataDir ?? ".baton";
   let natsUrl = options.natsUrl;
+  if (natsUrl && options.authDir) deployment = await ensureDeployment(options.authDir);
   if (!natsUrl) {
     if (!natsServerAvailable()) throw new StackError("NATS_SERVER_MISSING", NATS_INSTALL_HINT);
     if (options.port !== undefined && (await portInUse(options.port))) {
@@ -142,14 +181,41 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       );
     }
     if (!options.dataDir) tempDir = await mkdtemp(join(tmpdir(), "baton-stack-"));
-    const storeDir = join(options.dataDir ?? tempDir ?? ".baton", "nats");
+    const baseDir = options.dataDir ?? tempDir ?? ".baton";
+    dataDir = baseDir;
+    const storeDir = join(baseDir, "nats");
     try {
-      natsServer = await startLocalNatsServer({ storeDir, ...(options.port !== undefined ? { port: options.port } : {}) });
+      if (options.auth !== false) deployment = await ensureDeployment(join(baseDir, "auth"));
+      natsServer = await startLocalNatsServer({
+        storeDir,
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(deployment ? { extraConfig: natsServerAuthConfig(deployment), logFile: join(storeDir, "nats-server.log") } : {}),
+      });
     } catch (error) {
       if (tempDir) await rm(tempDir, { recursive: true, force: true });
       throw new StackError("NATS_START_FAILED", `could not start nats-server: ${(error as Error).message}`, { cause: error });
     }
     natsUrl = natsServer.url;
+  }
+
+  // Each process connects as its own role; the CLI as the client (and the operator for its commands).
+  const credentials = new Map<string, string>();
+  let clientCreds: string | undefined;
+  let operatorCreds: string | undefined;
+  if (deployment) {
+    for (const launch of launches) {
+      if (!launch.role) {
+        if (tempDir) await rm(tempDir, { recursive: true, force: true });
+        await natsServer?.stop();
+        throw new StackError(
+          "ROLE_UNKNOWN",
+          `${launch.name}: which agent it runs is unknown, so no credentials can be minted for it (set "baton": { "agent": "<name>" } in its package.json)`,
+        );
+      }
+      credentials.set(launch.name, await writeCredentials(deployment, launch.role));
+    }
+    clientCreds = await writeCredentials(deployment, { kind: "client" });
+    operatorCreds = await writeCredentials(deployment, { kind: "operator" });
   }
 
   const children = new Map<ServiceName, ChildProcess>();
@@ -165,6 +231,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stack: Stack = {
     natsUrl,
     ...(natsServer ? { natsServer, storeDir: natsServer.storeDir } : {}),
+    ...(deployment && clientCreds && operatorCreds ? { authDir: deployment.dir, clientCreds, operatorCreds } : {}),
+    ...(natsServer && deployment ? { natsLogFile: join(natsServer.storeDir, "nats-server.log") } : {}),
     pids: () => Object.fromEntries([...children].map(([n, c]) => [n, c.pid])),
     recentLogs: (service) => logs.get(service) ?? [],
     stop() {
@@ -182,9 +250,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const ready = launches.map(
     ({ name, entry, cwd, ready: readyMessage, env }) =>
       new Promise<void>((resolve, reject) => {
+        const creds = credentials.get(name);
         const child = spawn(process.execPath, [entry], {
           cwd,
-          env: { ...process.env, ...options.env, ...env, NATS_URL: natsUrl, LOG_LEVEL: options.logLevel ?? "info", LOG_PRETTY: "false" },
+          env: {
+            ...process.env,
+            ...options.env,
+            ...env,
+            NATS_URL: natsUrl,
+            // Agents keep local state (e.g. an embedded database) in the stack's data folder.
+            BATON_DATA_DIR: resolvePath(dataDir, "data"),
+            LOG_LEVEL: options.logLevel ?? "info",
+            LOG_PRETTY: "false",
+            ...(creds ? { NATS_CREDS: creds } : {}),
+          },
           stdio: ["ignore", "pipe", "pipe"],
         });
         children.set(name, child);
@@ -260,6 +339,7 @@ interface Launch {
   /** The log message after which it consumes. */
   readonly ready: string;
   readonly env: Readonly<Record<string, string>>;
+  readonly role: Role | undefined;
 }
 
 async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {

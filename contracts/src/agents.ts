@@ -74,6 +74,11 @@ export const ToolCard = z.object({
   riskTier: RiskTier,
   /** True when running a call twice has the same effect as once (no effect ledger needed). */
   idempotent: z.boolean(),
+  /**
+   * The tool takes the effect's idempotency key and passes it to the system it changes (a unique
+   * key in a database, an `Idempotency-Key` header), so repeating a call in doubt is safe.
+   */
+  usesIdempotencyKey: z.boolean().optional(),
   /** Wall-clock limit of one call, in ms. */
   timeoutMs: z.number().int().positive().max(3_600_000),
   display: ToolDisplay.optional(),

@@ -3,12 +3,15 @@
  * inferred type, the subjects, and the JetStream streams, consumers and KV buckets as data.
  */
 export * from "./agents.ts";
+export * from "./approvals.ts";
+export * from "./audit.ts";
 export * from "./budget.ts";
 export * from "./dead-letter.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
 export * from "./memory.ts";
+export * from "./permissions.ts";
 export * from "./plan.ts";
 export * from "./state.ts";
 export * from "./streams.ts";

@@ -1,4 +1,5 @@
 import { AGENT_REPLICA_TTL_MS, type AgentName } from "./agents.ts";
+import { AUDIT_CHAINER_CONSUMER, AUDIT_IN_STREAM, AUDIT_STREAM } from "./audit.ts";
 import { subjects } from "./subjects.ts";
 
 /** A JetStream stream, as data. Durations in ms; the provisioning code converts to nanoseconds. */
@@ -14,6 +15,15 @@ export interface StreamSpec {
   readonly maxAgeMs: number;
   /** Messages kept per subject (-1 = unlimited). */
   readonly maxMsgsPerSubject: number;
+  /** Refuse deleting single messages through the API (`deny_delete`; cannot be turned off once set). */
+  readonly denyDelete?: boolean;
+  /** Refuse purging the stream through the API (`deny_purge`; cannot be turned off once set). */
+  readonly denyPurge?: boolean;
+  /**
+   * Provisioning creates the stream with `maxAgeMs` but leaves an existing stream's max age as it
+   * is: the stream's owner sets it (BATON_AUDIT: the supervisor's `AUDIT_MAX_AGE_DAYS`).
+   */
+  readonly keepExistingMaxAge?: boolean;
 }
 
 /** A durable pull consumer, as data. Durations in ms. */
@@ -117,6 +127,8 @@ export const STREAMS: readonly StreamSpec[] = [
   OUTCOMES_STREAM,
   ADVISORIES_STREAM,
   DLQ_STREAM,
+  AUDIT_IN_STREAM,
+  AUDIT_STREAM,
 ];
 
 /** The supervisor's consumer of submissions. */
@@ -194,6 +206,7 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   RESULTS_CONSUMER,
   SYNTHESIS_CONSUMER,
   DEAD_LETTER_CONSUMER,
+  AUDIT_CHAINER_CONSUMER,
 ];
 
 /** A JetStream KV bucket, as data. `ttlMs`: max age of an entry in ms (0 = kept until deleted). */

@@ -32,9 +32,10 @@ describe("cancellation and deadlines", () => {
     await fx.client.submit({ taskId, goal: "to be cancelled", plan: slowPlan });
     await waitFor(() => events.some((e) => e.type === "step.started"));
     const started = Date.now();
+    const creds = (await fx.stack.credentials({ kind: "client" })) ?? "";
     const cli = await promisify(execFile)(
       process.execPath,
-      [join(ROOT, "cli", "src", "main.ts"), "cancel", "--nats", fx.stack.nats.url, taskId, "--reason", "user asked"],
+      [join(ROOT, "cli", "src", "main.ts"), "cancel", "--nats", fx.stack.nats.url, "--creds", creds, taskId, "--reason", "user asked"],
       { encoding: "utf8" },
     );
     expect(cli.stdout).toContain(`cancellation of ${taskId} requested`);

@@ -20,12 +20,15 @@ interface CliRun {
   readonly stderr: string;
 }
 
+/** The client credentials of the stack under test (its server refuses anonymous connections). */
+let clientCreds: string | undefined;
+
 /** Runs `node cli/src/main.ts ...args` and collects its output (stdout is a pipe: plain rendering). */
 function cli(args: readonly string[], timeoutMs = 90_000): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [cliMain, ...args], {
       cwd: root,
-      env: { ...process.env, NO_COLOR: "1", NATS_URL: "" },
+      env: { ...process.env, NO_COLOR: "1", NATS_URL: "", ...(clientCreds ? { NATS_CREDS: clientCreds } : {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -114,6 +117,7 @@ describe.skipIf(!natsServerAvailable())("baton CLI against a real stack", () => 
     runStepIds = runPlan.plan.steps.map((s) => s.id);
     stack = await startStack({});
     natsUrl = stack.natsUrl;
+    clientCreds = stack.clientCreds;
   });
 
   afterAll(async () => {

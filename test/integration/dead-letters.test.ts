@@ -11,7 +11,7 @@ import {
 } from "@baton/contracts";
 import { BaseServiceEnv, loadConfig, natsServerAvailable, startService } from "@baton/core";
 import { startDeadLetterHandler } from "@baton/supervisor";
-import { AckPolicy, type JetStreamManager, jetstreamManager, RetentionPolicy, type StoredMsg } from "@nats-io/jetstream";
+import { AckPolicy, type JetStreamManager, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
@@ -21,8 +21,11 @@ import { ROOT, type ServiceProcess, startStack, type TestStack } from "../suppor
 // Dead letters end to end: a real nats-server, the services as real processes (all but the data
 // agent, so data work waits in BATON_WORK), the supervisor's dead-letter handler, and the CLI.
 
-const POISON_STREAM = "DLQTEST_POISON";
-const POISON_CONSUMER = "poison-consumer";
+// The supervisor handles dead letters of Baton's own streams only (its credentials read and delete
+// nothing else): the poison message sits in BATON_WORK, under an agent nobody runs.
+const POISON_STREAM = WORK_STREAM.name;
+const POISON_CONSUMER = "poison-agent";
+const POISON_SUBJECT = "work.poison.t-poison.s1";
 
 /** The advisory nats-server publishes when `consumer` gives up on message `seq` of `stream`. */
 function maxDeliveriesAdvisory(stream: string, consumer: string, seq: number, deliveries = 5) {
@@ -75,11 +78,14 @@ function dataPlan(failurePolicy: "fail-fast" | "continue") {
   };
 }
 
+/** The operator credentials of the stack under test (`baton dlq` is an operator command). */
+let operatorCreds: string | undefined;
+
 function cli(args: readonly string[], natsUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "--nats", natsUrl, ...args], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", NATS_URL: "" },
+      env: { ...process.env, NO_COLOR: "1", NATS_URL: "", ...(operatorCreds ? { NATS_CREDS: operatorCreds } : {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -106,6 +112,7 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
   beforeAll(async () => {
     stack = await startStack({ services: ["supervisor", "research-agent", "code-agent", "synthesizer"] });
     client = await connectClient(stack.nats.url);
+    operatorCreds = await stack.credentials({ kind: "operator" });
     jsm = await jetstreamManager(client.nc);
     const found = stack.services.find((s) => s.name === "supervisor");
     if (!found) throw new Error("no supervisor");
@@ -124,11 +131,11 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
   });
 
   it("moves a message that exhausted a consumer's max_deliver to BATON_DLQ, headers kept, and deletes it", async () => {
-    // A work queue of our own with a consumer that gives up after 2 deliveries, and a "worker"
+    // A consumer of our own on the work stream that gives up after 2 deliveries, and a "worker"
     // that naks everything: the real server emits the real MAX_DELIVERIES advisory.
-    await jsm.streams.add({ name: POISON_STREAM, subjects: ["poison.>"], retention: RetentionPolicy.Workqueue });
     await jsm.consumers.add(POISON_STREAM, {
       durable_name: POISON_CONSUMER,
+      filter_subject: "work.poison.>",
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(1_000),
       max_deliver: 2,
@@ -137,7 +144,7 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
     hdrs.set("X-Test", "kept");
     hdrs.set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     const payload = JSON.stringify({ poison: true });
-    const ack = await client.js.publish("poison.item", payload, { headers: hdrs, msgID: "poison-1" });
+    const ack = await client.js.publish(POISON_SUBJECT, payload, { headers: hdrs, msgID: "poison-1" });
     const consumer = await client.js.consumers.get(POISON_STREAM, POISON_CONSUMER);
     const messages = await consumer.consume({ max_messages: 1 });
     let deliveries = 0;
@@ -161,16 +168,16 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
         stream: POISON_STREAM,
         consumer: POISON_CONSUMER,
         streamSeq: ack.seq,
-        subject: "poison.item",
+        subject: POISON_SUBJECT,
         deliveries: 2,
         originalMsgId: "poison-1",
+        taskId: "t-poison",
+        stepId: "s1",
       });
-      expect(record.taskId).toBeUndefined();
       // Gone from its work queue (it would otherwise stay there for ever).
       await waitFor("the original's deletion", async () =>
-        (await jsm.streams.info(POISON_STREAM)).state.messages === 0 ? true : undefined,
+        (await jsm.streams.getMessage(POISON_STREAM, { seq: ack.seq })) === null ? true : undefined,
       );
-      expect(await jsm.streams.getMessage(POISON_STREAM, { seq: ack.seq })).toBeNull();
 
       // The server's advisory, as captured in BATON_ADVISORIES, has the shape the handler expects.
       const advisory = await jsm.streams.getMessage(ADVISORIES_STREAM.name, {
@@ -334,9 +341,14 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
       subjects.maxDeliveriesAdvisory(ack.stream, "supervisor-submissions"),
       JSON.stringify(maxDeliveriesAdvisory(ack.stream, "supervisor-submissions", ack.seq)),
     );
-    const service = await startService("dlq-test", loadConfig(BaseServiceEnv, { NATS_URL: stack.nats.url, LOG_LEVEL: "silent" }), {
-      handleSignals: false,
-    });
+    const creds = await stack.credentials({ kind: "supervisor" });
+    const service = await startService(
+      "dlq-test",
+      loadConfig(BaseServiceEnv, { NATS_URL: stack.nats.url, LOG_LEVEL: "silent", ...(creds ? { NATS_CREDS: creds } : {}) }),
+      {
+        handleSignals: false,
+      },
+    );
     const handler = await startDeadLetterHandler(service);
     try {
       const rejection = TaskRejected.parse(await client.waitForRejection((r) => r.taskId === taskId));

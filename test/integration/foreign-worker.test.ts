@@ -84,6 +84,8 @@ describe.skipIf(!canRun)("a worker in Go, written from the README's worker proto
   let registry: AgentRegistry;
   let worker: GoWorker;
   let second: GoWorker | undefined;
+  /** The credentials minted for its agent type (user agent-textstats). */
+  let creds: string;
   let instanceId: string;
 
   beforeAll(async () => {
@@ -105,7 +107,8 @@ describe.skipIf(!canRun)("a worker in Go, written from the README's worker proto
     stack = await startStack({ services: ["supervisor", "synthesizer", "code-agent"] });
     client = await connectClient(stack.nats.url);
     registry = await AgentRegistry.open(client.nc);
-    worker = startGoWorker(binary, { NATS_URL: stack.nats.url, WORK_ACK_WAIT_MS: String(ACK_WAIT_MS) });
+    creds = (await stack.credentials({ kind: "agent", agent: "textstats" })) ?? "";
+    worker = startGoWorker(binary, { NATS_URL: stack.nats.url, NATS_CREDS: creds, WORK_ACK_WAIT_MS: String(ACK_WAIT_MS) });
     const ready = await worker.waitForLog((l) => l.msg === "worker ready", 30_000);
     instanceId = String(ready.instanceId);
   }, 180_000);
@@ -369,7 +372,7 @@ describe.skipIf(!canRun)("a worker in Go, written from the README's worker proto
   });
 
   it("shares the durable with a second replica: two live replicas", async () => {
-    second = startGoWorker(binary, { NATS_URL: stack.nats.url, WORK_ACK_WAIT_MS: String(ACK_WAIT_MS) });
+    second = startGoWorker(binary, { NATS_URL: stack.nats.url, NATS_CREDS: creds, WORK_ACK_WAIT_MS: String(ACK_WAIT_MS) });
     const ready = await second.waitForLog((l) => l.msg === "worker ready", 30_000);
     expect(ready).toMatchObject({ durable: "textstats-agent", ackWaitMs: ACK_WAIT_MS });
     await expect

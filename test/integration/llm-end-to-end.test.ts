@@ -131,10 +131,15 @@ describe("LLM agents end to end: planner, tool-calling workers, synthesis, budge
 
   it('runs `baton run "<goal>"` from the CLI against the same services', async () => {
     // Asynchronous: the scripted LLM server lives in this process and must keep answering.
-    const run = await promisify(execFile)(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "run", "--nats", stack.nats.url, GOAL], {
-      encoding: "utf8",
-      timeout: 90_000,
-    });
+    const creds = (await stack.credentials({ kind: "client" })) ?? "";
+    const run = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, "cli", "src", "main.ts"), "run", "--nats", stack.nats.url, "--creds", creds, GOAL],
+      {
+        encoding: "utf8",
+        timeout: 90_000,
+      },
+    );
     expect(run.stdout).toContain("[summer_in_f]");
     expect(run.stdout).toMatch(/planned +3 steps \(llm\)/);
     expect(run.stderr).not.toContain("Error:");

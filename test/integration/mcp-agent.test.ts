@@ -58,7 +58,11 @@ describe.skipIf(!natsServerAvailable())("the MCP agent as a service", () => {
     writeFileSync(configFile, JSON.stringify(config));
     stack = await startStack({ services: ["supervisor", "synthesizer", "code-agent"] });
     client = await connectClient(stack.nats.url);
-    agent = await startService("mcp-agent", { ...stack.env, MCP_CONFIG: configFile, MCP_TEST_FILES: files });
+    agent = await startService(
+      "mcp-agent",
+      { ...stack.env, MCP_CONFIG: configFile, MCP_TEST_FILES: files },
+      { kind: "agent", agent: AGENT },
+    );
     const kv = await openKv(client.nc, KV_BUCKETS.agents);
     card = async () => {
       const entry = await kv.get(AGENT);
@@ -175,12 +179,16 @@ describe.skipIf(!natsServerAvailable())("the MCP agent as a service", () => {
   it("runs the example: examples/mcp/files-agent.json with examples/mcp/files-plan.json", async () => {
     const shared = join(dir, "shared");
     await import("node:fs/promises").then((fs) => fs.mkdir(shared));
-    const example = await startService("mcp-agent", {
-      ...stack.env,
-      MCP_CONFIG: join(ROOT, "examples", "mcp", "files-agent.json"),
-      FILES_DIR: shared,
-      MEMORY_FILE: join(dir, "memory.jsonl"),
-    });
+    const example = await startService(
+      "mcp-agent",
+      {
+        ...stack.env,
+        MCP_CONFIG: join(ROOT, "examples", "mcp", "files-agent.json"),
+        FILES_DIR: shared,
+        MEMORY_FILE: join(dir, "memory.jsonl"),
+      },
+      { kind: "agent", agent: "files" },
+    );
     try {
       const { goal, plan } = JSON.parse(readFileSync(join(ROOT, "examples", "mcp", "files-plan.json"), "utf8")) as {
         goal: string;

@@ -88,7 +88,8 @@ describe.skipIf(!natsServerAvailable())(
     });
 
     it("starts as a fourth agent type: registers its card and one live replica", async () => {
-      geo = spawnLogged(join(agentDir, "src", "main.ts"), "geo-agent", { NATS_URL: stack.nats.url, LOG_LEVEL: "info" });
+      const creds = (await stack.credentials({ kind: "agent", agent: "geo" })) ?? "";
+      geo = spawnLogged(join(agentDir, "src", "main.ts"), "geo-agent", { NATS_URL: stack.nats.url, NATS_CREDS: creds, LOG_LEVEL: "info" });
       await geo.waitForLog((l) => l.msg === "worker ready", 60_000);
       const agent = await registry.lookup("geo");
       expect(agent?.card).toMatchObject({ agent: "geo", version: "1.0.0", llm: false });
@@ -99,9 +100,10 @@ describe.skipIf(!natsServerAvailable())(
       expect(registry.names()).toEqual(expect.arrayContaining(["code", "data", "geo"]));
     });
 
-    it("is listed by `baton agents` and `baton agents show`", () => {
+    it("is listed by `baton agents` and `baton agents show`", async () => {
+      const creds = (await stack.credentials({ kind: "client" })) ?? "";
       const cli = (args: string[]) =>
-        run(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "--nats", stack.nats.url, ...args], ROOT, 30_000);
+        run(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "--nats", stack.nats.url, "--creds", creds, ...args], ROOT, 30_000);
       const listed = cli(["--json", "agents"])
         .trim()
         .split("\n")
@@ -136,12 +138,16 @@ describe.skipIf(!natsServerAvailable())(
     it("runs one plan with it, an MCP-backed agent (examples/mcp/files-agent.json) and built-in agents", async () => {
       filesDir = join(workDir, "files");
       mkdirSync(filesDir);
-      files = await startService("mcp-agent", {
-        ...stack.env,
-        MCP_CONFIG: join(ROOT, "examples", "mcp", "files-agent.json"),
-        FILES_DIR: filesDir,
-        MEMORY_FILE: join(workDir, "memory.jsonl"),
-      });
+      files = await startService(
+        "mcp-agent",
+        {
+          ...stack.env,
+          MCP_CONFIG: join(ROOT, "examples", "mcp", "files-agent.json"),
+          FILES_DIR: filesDir,
+          MEMORY_FILE: join(workDir, "memory.jsonl"),
+        },
+        { kind: "agent", agent: "files" },
+      );
       expect((await registry.lookup("files"))?.card.tools.map((t) => t.name)).toEqual(
         expect.arrayContaining(["write_file", "read_text_file"]),
       );

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isTrustedEvent, subjects, TaskCompleted, TaskEvent, TaskFailed, TaskRejected, type TaskSubmission } from "@baton/contracts";
-import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connectNats } from "@baton/core";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { ROOT } from "./services.ts";
+import { credentialsFor, ROOT } from "./services.ts";
 
 /** The example plan used by the end-to-end tests. */
 export function examplePlan(file = "seattle-weather-brief.json"): { goal: string; plan: NonNullable<TaskSubmission["plan"]> } {
@@ -32,8 +33,14 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-export async function connectClient(url: string): Promise<TestClient> {
-  const nc = await connect({ servers: url });
+/**
+ * Connects a test client to `url`: with `credsFile`, or else — when the server belongs to a stack
+ * with authentication — with that stack's operator credentials (tests observe everything).
+ */
+export async function connectClient(url: string, credsFile?: string): Promise<TestClient> {
+  const nc = await connectNats(url, "test-client", undefined, {
+    credsFile: credsFile ?? (await credentialsFor(url, { kind: "operator" })),
+  });
   const js = jetstream(nc);
   const rejections: TaskRejected[] = [];
   const untrusted: { subject: string; event: TaskEvent }[] = [];

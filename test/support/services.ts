@@ -4,7 +4,15 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultServices, READY_MESSAGES, serviceByName } from "@baton/cli";
-import { type LocalNatsServer, startLocalNatsServer } from "@baton/core";
+import type { Role } from "@baton/contracts";
+import {
+  type BatonDeployment,
+  ensureDeployment,
+  type LocalNatsServer,
+  natsServerAuthConfig,
+  startLocalNatsServer,
+  writeCredentials,
+} from "@baton/core";
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -128,11 +136,32 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Se
   };
 }
 
-/** Spawns a service and waits until it consumes. */
-export async function startService(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
-  const service = spawnService(name, env);
-  const ready = READY_MESSAGES[serviceByName(name, ROOT).role];
-  await service.waitForLog((l) => l.msg === ready, 60_000);
+/**
+ * The deployments of the stacks this process started, by NATS URL: a service or client pointed at
+ * one gets credentials from it (as `baton up` hands them out), so tests need not pass them around.
+ */
+const deployments = new Map<string, BatonDeployment>();
+
+/**
+ * The credentials file of `role` for the stack at `natsUrl`, or undefined when that server has no
+ * authentication (a server the test started itself).
+ */
+export async function credentialsFor(natsUrl: string | undefined, role: Role): Promise<string | undefined> {
+  const deployment = natsUrl ? deployments.get(natsUrl) : undefined;
+  return deployment ? writeCredentials(deployment, role) : undefined;
+}
+
+/**
+ * Spawns a service and waits until it consumes. Against a stack with authentication it connects
+ * with the credentials of its role: the one its manifest names, or `role` (the MCP agent, whose
+ * agent name is in its configuration).
+ */
+export async function startService(name: ServiceName, env: Record<string, string>, role?: Role): Promise<ServiceProcess> {
+  const entry = serviceByName(name, ROOT);
+  const natsRole = role ?? entry.natsRole;
+  const creds = natsRole ? await credentialsFor(env.NATS_URL, natsRole) : undefined;
+  const service = spawnService(name, { ...env, ...(creds ? { NATS_CREDS: creds } : {}) });
+  await service.waitForLog((l) => l.msg === READY_MESSAGES[entry.role], 60_000);
   return service;
 }
 
@@ -140,27 +169,45 @@ export async function startService(name: ServiceName, env: Record<string, string
 export interface TestStack {
   readonly nats: LocalNatsServer;
   readonly services: ServiceProcess[];
+  /** NATS_URL (and `options.env`): what the services got besides their own credentials. */
   readonly env: Record<string, string>;
+  /** The deployment folder (authentication on), or undefined. */
+  readonly authDir: string | undefined;
+  /** The credentials file of a role (minted on first use); undefined without authentication. */
+  credentials(role: Role): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts a nats-server (JetStream, own store folder, free port) and the given services
- * (default: every service `baton up` starts) as real processes, and waits until each consumes.
+ * Starts a nats-server (JetStream, own store folder, free port) — with authentication on, as
+ * `baton up` does, unless `auth: false` — and the given services (default: every service
+ * `baton up` starts) as real processes, each with its role's credentials, and waits until each
+ * consumes.
  */
-export async function startStack(options: { services?: readonly ServiceName[]; env?: Record<string, string> } = {}): Promise<TestStack> {
+export async function startStack(
+  options: { services?: readonly ServiceName[]; env?: Record<string, string>; auth?: boolean } = {},
+): Promise<TestStack> {
   const storeDir = mkdtempSync(join(tmpdir(), "baton-test-"));
-  const nats = await startLocalNatsServer({ storeDir });
-  const env = { NATS_URL: nats.url, ...options.env };
+  const deployment = options.auth === false ? undefined : await ensureDeployment(join(storeDir, "auth"));
+  const nats = await startLocalNatsServer({
+    storeDir: join(storeDir, "nats"),
+    ...(deployment ? { extraConfig: natsServerAuthConfig(deployment), logFile: join(storeDir, "nats-server.log") } : {}),
+  });
+  if (deployment) deployments.set(nats.url, deployment);
+  // Agents keep local state (e.g. an embedded database) in the stack's own folder.
+  const env = { NATS_URL: nats.url, BATON_DATA_DIR: join(storeDir, "data"), ...options.env };
   const names = options.services ?? defaultServices(ROOT).map((s) => s.name);
   const services = await Promise.all(names.map((name) => startService(name, env)));
   return {
     nats,
     services,
     env,
+    authDir: deployment?.dir,
+    credentials: (role) => credentialsFor(nats.url, role),
     async stop() {
       await Promise.all(services.map((s) => s.stop()));
       await nats.stop();
+      deployments.delete(nats.url);
       rmSync(storeDir, { recursive: true, force: true });
     },
   };

@@ -7,7 +7,7 @@ import { oneLine } from "../format.ts";
 import type { CommandContext } from "./context.ts";
 
 async function withRegistry<T>(ctx: CommandContext, use: (registry: AgentRegistry) => Promise<T> | T): Promise<T> {
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
   try {
     const registry = await AgentRegistry.open(conn.nc);
     try {
@@ -96,7 +96,7 @@ export async function agentsShowCommand(ctx: CommandContext, name: string): Prom
 export async function agentsRemoveCommand(ctx: CommandContext, name: string, flags: { yes?: boolean }): Promise<ExitCode> {
   if (!AgentName.safeParse(name).success) throw new CliError(`"${name}" is not an agent name`, EXIT.invalid);
   if (!flags.yes) throw new CliError(`removing the agent "${name}" needs --yes`, EXIT.invalid);
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("operator"));
   try {
     const kv = await openKv(conn.nc, KV_BUCKETS.agents);
     const entry = await kv.get(name);

@@ -15,7 +15,7 @@ import type { CommandContext } from "./context.ts";
 export async function cancelCommand(ctx: CommandContext, taskId: string, flags: { reason?: string | undefined }): Promise<ExitCode> {
   const id = TaskId.safeParse(taskId);
   if (!id.success) throw new CliError(`invalid taskId "${taskId}": ${id.error.issues[0]?.message ?? "invalid"}`, EXIT.invalid);
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
   try {
     await publishMessage(conn.js, subjects.cancel, TaskCancel, {
       schemaVersion: 1,

@@ -7,6 +7,12 @@ export interface CommandContext {
   /** True when the URL came from `--nats` or NATS_URL rather than the default. */
   readonly natsUrlGiven: boolean;
   readonly output: Output;
+  /**
+   * The credentials file to connect with as `role`: `--creds`, else NATS_CREDS, else the file
+   * `baton up` wrote for that role in `.baton/auth/creds/` of the current folder when it exists,
+   * else none (an open server).
+   */
+  credsFor(role: "client" | "operator"): string | undefined;
 }
 
 /**

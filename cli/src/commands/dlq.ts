@@ -197,7 +197,7 @@ function decodePayload(data: Uint8Array): { payload: unknown } | { payloadText: 
 
 /** Opens the connection, runs `fn`, turns NATS errors into CliErrors and always closes. */
 async function withConnection(ctx: CommandContext, fn: (conn: CliConnection) => Promise<ExitCode>): Promise<ExitCode> {
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("operator"));
   try {
     return await fn(conn);
   } catch (error) {

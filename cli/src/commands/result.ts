@@ -17,7 +17,7 @@ import type { CommandContext } from "./context.ts";
  */
 export async function resultCommand(ctx: CommandContext, taskId: string): Promise<ExitCode> {
   const { output } = ctx;
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
   try {
     const outcome = await lastOutcome(conn, taskId).catch((error: unknown) => Promise.reject(natsError(error, conn.url)));
     if (outcome) {

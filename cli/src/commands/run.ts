@@ -57,6 +57,7 @@ export async function runCommand(ctx: CommandContext, goal: string | undefined, 
   let conn: CliConnection | undefined;
   try {
     let natsUrl = ctx.natsUrl;
+    let creds = ctx.credsFor("client");
     if (flags.up) {
       const started = Date.now();
       if (!output.json) output.err("Starting the local stack (private nats-server + services)…");
@@ -68,9 +69,10 @@ export async function runCommand(ctx: CommandContext, goal: string | undefined, 
       }
       stack = first;
       natsUrl = stack.natsUrl;
+      creds = stack.clientCreds;
       if (!output.json) output.err(`Stack up in ${formatDuration(Date.now() - started)}: NATS at ${natsUrl}`);
     }
-    conn = await openConnection(natsUrl);
+    conn = await openConnection(natsUrl, creds);
     const view = pickView(output);
     const timeoutMs = flags.timeoutMs ?? 120_000;
     const follower = await followTask(conn, {

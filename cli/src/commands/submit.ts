@@ -20,7 +20,7 @@ export interface SubmitFlags {
  */
 export async function submitCommand(ctx: CommandContext, goal: string | undefined, flags: SubmitFlags): Promise<ExitCode> {
   const submission = await buildSubmission({ goal, planFile: flags.plan, taskId: flags.taskId, timeoutMs: flags.timeoutMs });
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
   try {
     const published = await publishSubmission(conn, submission);
     if (ctx.output.json) ctx.output.jsonLine({ taskId: published.taskId, seq: published.seq, duplicate: published.duplicate });

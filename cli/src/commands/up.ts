@@ -41,7 +41,7 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
   const agents = extraAgents(flags);
   const external = !flags.nats || ctx.natsUrlGiven;
   if (external) {
-    const conn = await openConnection(ctx.natsUrl);
+    const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
     await conn.close();
     output.out(`Using the NATS server at ${ctx.natsUrl}`);
   } else {
@@ -68,6 +68,10 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
     throw error;
   }
   output.out(`Baton is up: NATS at ${stack.natsUrl} (started in ${formatDuration(Date.now() - started)})`);
+  if (stack.authDir) {
+    output.out(`  authentication on: anonymous connections are refused; credentials in ${stack.authDir}/creds`);
+    output.out(`  baton commands in this folder use ${stack.clientCreds} (and operator.creds for dlq, agents remove, audit)`);
+  }
   if (stack.natsUrl !== "nats://127.0.0.1:4222" && !external)
     output.out(`  export NATS_URL=${stack.natsUrl}   # for baton commands in other shells`);
   output.out("Press Ctrl-C to stop.");

@@ -22,7 +22,7 @@ export interface WatchFlags {
  */
 export async function watchCommand(ctx: CommandContext, taskId: string, flags: WatchFlags): Promise<ExitCode> {
   const { output } = ctx;
-  const conn = await openConnection(ctx.natsUrl);
+  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("client"));
   const interrupt = onInterrupt();
   try {
     const follower = await followTask(conn, {

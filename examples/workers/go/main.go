@@ -3,7 +3,8 @@
 // shared durable consumer textstats-agent on BATON_WORK, runs its tools, reports StepResults and
 // settles each message with ack, nak-with-delay or term.
 //
-// Configuration (environment): NATS_URL (default nats://127.0.0.1:4222), WORKER_CONCURRENCY (4),
+// Configuration (environment): NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS (a .creds file
+// minted for user agent-textstats; then the inbox prefix is _INBOX.agent-textstats), WORKER_CONCURRENCY (4),
 // WORK_ACK_WAIT_MS (5000, only used when this worker creates the durable), STEP_TIMEOUT_MS (60000),
 // STEP_MAX_ATTEMPTS (3), STEP_RETRY_INITIAL_MS (500), STEP_RETRY_MAX_MS (30000),
 // SHUTDOWN_GRACE_MS (10000).
@@ -14,6 +15,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -662,7 +664,16 @@ func main() {
 		startedAt: time.Now(), running: map[*inflight]struct{}{},
 	}
 	closed := make(chan struct{})
-	nc, err := nats.Connect(cfg.natsURL,
+	var auth []nats.Option
+	if creds := os.Getenv("NATS_CREDS"); creds != "" {
+		user, err := credsUser(creds)
+		if err != nil {
+			fatal("unusable NATS_CREDS", fields{"err": err.Error()})
+		}
+		// Replies and deliveries go to the user's own inbox prefix, the only one it may subscribe to.
+		auth = append(auth, nats.UserCredentials(creds), nats.CustomInboxPrefix("_INBOX."+user))
+	}
+	nc, err := nats.Connect(cfg.natsURL, append(auth,
 		nats.Name("textstats-go "+instanceID),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -674,7 +685,7 @@ func main() {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { info("reconnected to NATS", fields{"url": c.ConnectedUrl()}) }),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
-	)
+	)...)
 	if err != nil {
 		fatal("cannot connect to NATS", fields{"url": cfg.natsURL, "err": err.Error()})
 	}
@@ -738,4 +749,33 @@ func main() {
 		}
 	}
 	info("stopped", nil)
+}
+
+// credsUser reads the user name out of a NATS .creds file: the "name" claim of its user JWT.
+func credsUser(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	text := string(data)
+	start := strings.Index(text, "-----BEGIN NATS USER JWT-----")
+	end := strings.Index(text, "------END NATS USER JWT------")
+	if start < 0 || end < start {
+		return "", fmt.Errorf("%s holds no user JWT", path)
+	}
+	parts := strings.Split(strings.TrimSpace(text[start+len("-----BEGIN NATS USER JWT-----"):end]), ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("%s: malformed user JWT", path)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var claims struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Name == "" {
+		return "", fmt.Errorf("%s: the user JWT has no name", path)
+	}
+	return claims.Name, nil
 }

@@ -1,12 +1,14 @@
 import { BaseServiceEnv, envPositiveInt } from "@baton/core";
 import { LlmEnv } from "@baton/llm";
-import type { z } from "zod";
+import { z } from "zod";
 
 /**
  * Environment of every worker agent service (extends {@link BaseServiceEnv} and the LLM
  * settings: with an LLM configured, steps without tool calls run the agent loop with
  * `LLM_MODEL_WORKER`).
  * - `WORKER_CONCURRENCY`: steps this process runs at once; default 4.
+ * - `BATON_DATA_DIR`: the folder where an agent keeps local state (e.g. an embedded database);
+ *   default `.baton` in the working directory. `baton up` and the test stacks set it to theirs.
  * - `WORK_ACK_WAIT_MS`: ack_wait of the agent's work consumer, applied when the replica starts;
  *   default 5,000 ms. Give every replica of an agent the same value.
  * - `STEP_TIMEOUT_MS`: wall-clock limit of one step unless the plan sets one; default 60,000 ms.
@@ -25,6 +27,7 @@ import type { z } from "zod";
  */
 export const WorkerEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   WORKER_CONCURRENCY: envPositiveInt.max(256).default(4),
+  BATON_DATA_DIR: z.string().min(1).default(".baton"),
   WORK_ACK_WAIT_MS: envPositiveInt.min(1_000).max(600_000).default(5_000),
   STEP_TIMEOUT_MS: envPositiveInt.default(60_000),
   MAX_TOOL_OUTPUT_BYTES: envPositiveInt.default(262_144),

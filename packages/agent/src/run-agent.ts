@@ -1,4 +1,6 @@
-import { loadConfig, type ServiceContext, startService } from "@baton/core";
+import { readFileSync } from "node:fs";
+import { roleUser } from "@baton/contracts";
+import { ConfigError, credentialsUser, loadConfig, type ServiceContext, startService } from "@baton/core";
 import { isToolProvider, type Tool, ToolRegistry } from "@baton/tools";
 import type { z } from "zod";
 import { WorkerEnv } from "./config.ts";
@@ -64,6 +66,7 @@ export async function runAgent<E extends z.ZodObject>(
 async function startAgent<E extends z.ZodObject>(definition: AgentDefinition<E>, options: RunAgentOptions): Promise<RunningAgent> {
   const schema = definition.env ? WorkerEnv.extend(definition.env.shape) : WorkerEnv;
   const env = loadConfig(schema, options.env) as AgentEnv<E>;
+  if (env.NATS_CREDS) checkCredentials(env.NATS_CREDS, definition.name);
   const service = await startService(`${definition.name}-agent`, env, { handleSignals: options.handleSignals ?? true });
   let built: { entries: readonly AgentToolEntry[]; close: (() => Promise<void> | void) | undefined };
   try {
@@ -96,6 +99,24 @@ async function startAgent<E extends z.ZodObject>(definition: AgentDefinition<E>,
     registry,
   });
   return { instanceId: service.instanceId, service, stop: () => service.shutdown("stop()") };
+}
+
+/**
+ * Credentials are minted for one agent type (user `agent-<name>`): running another agent with
+ * them would only meet permission violations, so say so at start.
+ * @throws ConfigError naming both.
+ */
+function checkCredentials(file: string, agent: string): void {
+  let user: string;
+  try {
+    user = credentialsUser(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`NATS_CREDS=${file}: ${(error as Error).message}`);
+  }
+  const expected = roleUser({ kind: "agent", agent });
+  if (user !== expected) {
+    throw new ConfigError(`NATS_CREDS=${file} holds the credentials of "${user}", but this agent needs "${expected}" (baton auth creds agent ${agent})`);
+  }
 }
 
 function normalize(tools: AgentTools): { entries: readonly AgentToolEntry[]; close: (() => Promise<void> | void) | undefined } {

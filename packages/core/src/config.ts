@@ -12,6 +12,8 @@ export const envPositiveInt = z.coerce.number().int().positive();
 /**
  * Settings every Baton service reads from its environment. Service schemas extend this.
  * - `NATS_URL`: comma-separated server URLs; default `nats://127.0.0.1:4222`.
+ * - `NATS_CREDS`: path of the service's NATS credentials file (`.creds`, from `baton auth`);
+ *   unset = connect without credentials (a server with authentication refuses that).
  * - `LOG_LEVEL`: pino level; default `info`. `LOG_PRETTY`: human-readable logs; default false.
  * - `LOG_PAYLOADS`: include prompts and tool payloads in logs and spans; default false.
  * - `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP base URL (e.g. `http://localhost:4318`); unset = no export.
@@ -19,6 +21,7 @@ export const envPositiveInt = z.coerce.number().int().positive();
  */
 export const BaseServiceEnv = z.object({
   NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  NATS_CREDS: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   LOG_PRETTY: envBoolean.default(false),
   LOG_PAYLOADS: envBoolean.default(false),

@@ -17,10 +17,18 @@ export {
   startLocalNatsServer,
 } from "./local-nats.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
-export { connectNats, type NatsConnection } from "./nats.ts";
-export { ensureConsumer, ensureStream, openKv, provisionAll, streamConfig } from "./provision.ts";
+export { type ConnectOptions, connectNats, type NatsConnection } from "./nats.ts";
+export {
+  type BatonDeployment,
+  credentialsUser,
+  ensureDeployment,
+  mintCredentials,
+  natsServerAuthConfig,
+  writeCredentials,
+} from "./auth.ts";
+export { awaitProvisioning, ensureConsumer, ensureStream, openKv, provisionAll, streamConfig } from "./provision.ts";
 export { type PublishOptions, publishMessage } from "./publish.ts";
-export { runMain, type ServiceContext, startService } from "./service.ts";
+export { runMain, type ServiceContext, type StartServiceOptions, startService } from "./service.ts";
 export {
   contextFromCarrier,
   currentTraceCarrier,

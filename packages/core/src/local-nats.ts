@@ -16,6 +16,10 @@ export interface LocalNatsOptions {
   readonly binary?: string;
   /** Where the server's log goes; default: ignored. */
   readonly stdio?: "inherit" | "ignore";
+  /** Configuration lines added to the generated config, e.g. `natsServerAuthConfig(deployment)`. */
+  readonly extraConfig?: string;
+  /** A log file for the server (`-l`): with authentication on, it records every permission violation. */
+  readonly logFile?: string;
 }
 
 /** A nats-server child process started by {@link startLocalNatsServer}. */
@@ -65,12 +69,14 @@ export async function startLocalNatsServer(options: LocalNatsOptions): Promise<L
       `jetstream {`,
       `  store_dir: ${JSON.stringify(options.storeDir)}`,
       `}`,
+      ...(options.extraConfig ? [options.extraConfig] : []),
       "",
     ].join("\n"),
   );
   // Its own process group: a Ctrl-C in the terminal reaches the CLI, which stops the services
   // first and the server last, instead of the server dying under the draining services.
-  const child = spawn(options.binary ?? "nats-server", ["-c", configFile], { stdio: options.stdio ?? "ignore", detached: true });
+  const args = ["-c", configFile, ...(options.logFile ? ["-l", options.logFile] : [])];
+  const child = spawn(options.binary ?? "nats-server", args, { stdio: options.stdio ?? "ignore", detached: true });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const spawnError = new Promise<never>((_, reject) => child.once("error", reject));
   await Promise.race([waitForPort(port, 10_000), spawnError]);

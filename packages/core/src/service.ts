@@ -6,7 +6,7 @@ import { sleep } from "./backoff.ts";
 import type { BaseServiceEnv } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats } from "./nats.ts";
-import { provisionAll } from "./provision.ts";
+import { awaitProvisioning, provisionAll } from "./provision.ts";
 import { initTracing, type Tracing } from "./tracing.ts";
 
 /** What a running service is given by {@link startService}. */
@@ -24,17 +24,27 @@ export interface ServiceContext {
   shutdown(reason: string): Promise<void>;
 }
 
+/** Options of {@link startService}. */
+export interface StartServiceOptions {
+  /** How long the first connection is retried, in ms; default 30,000 (services may start before the server). */
+  readonly connectTimeoutMs?: number;
+  /** Stop gracefully on SIGTERM / SIGINT and exit 0; default true. */
+  readonly handleSignals?: boolean;
+  /**
+   * `create`: create or update every stream, control-plane consumer and bucket (the supervisor,
+   * whose credentials allow it); `await` (default): wait until they exist, logging while waiting —
+   * other roles may only read stream info.
+   */
+  readonly provision?: "create" | "await";
+}
+
 /**
- * Starts the common part of a service: tracing, logging, the NATS connection (retried for
- * `connectTimeoutMs`, default 30,000 ms, so services may start before the server), stream,
- * consumer and KV provisioning, and SIGTERM/SIGINT handlers that shut down gracefully and exit 0.
+ * Starts the common part of a service: tracing, logging, the NATS connection (with the
+ * credentials of NATS_CREDS when set; retried for `connectTimeoutMs`), stream, consumer and KV
+ * provisioning or waiting for it, and SIGTERM/SIGINT handlers that shut down gracefully and exit 0.
  * @throws the last connection error when NATS stays unreachable.
  */
-export async function startService(
-  name: string,
-  env: BaseServiceEnv,
-  options: { connectTimeoutMs?: number; handleSignals?: boolean } = {},
-): Promise<ServiceContext> {
+export async function startService(name: string, env: BaseServiceEnv, options: StartServiceOptions = {}): Promise<ServiceContext> {
   const instanceId = env.SERVICE_INSTANCE_ID ?? `${name}-${randomUUID().slice(0, 8)}`;
   const logger = createLogger({ service: name, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY }).child({ instance: instanceId });
   const tracing = initTracing({
@@ -43,8 +53,9 @@ export async function startService(
     endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     logger,
   });
-  const nc = await connectWithRetry(env.NATS_URL, instanceId, logger, options.connectTimeoutMs ?? 30_000);
-  await provisionAll(nc);
+  const nc = await connectWithRetry(env.NATS_URL, instanceId, logger, options.connectTimeoutMs ?? 30_000, env.NATS_CREDS);
+  if (options.provision === "create") await provisionAll(nc);
+  else await awaitProvisioning(nc, logger);
   const js = jetstream(nc);
   const steps: ((graceMs: number) => Promise<void>)[] = [];
   let stopping: Promise<void> | undefined;
@@ -88,13 +99,20 @@ export async function startService(
   return ctx;
 }
 
-async function connectWithRetry(url: string, name: string, logger: Logger, timeoutMs: number): Promise<NatsConnection> {
+async function connectWithRetry(
+  url: string,
+  name: string,
+  logger: Logger,
+  timeoutMs: number,
+  credsFile: string | undefined,
+): Promise<NatsConnection> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await connectNats(url, name, logger);
+      return await connectNats(url, name, logger, { credsFile });
     } catch (error) {
-      if (Date.now() > deadline) throw error;
+      // Bad credentials do not get better by retrying.
+      if (Date.now() > deadline || isAuthError(error)) throw error;
       logger.warn({ err: error, nats: url }, "NATS not reachable yet; retrying");
       await sleep(500);
     }
@@ -110,4 +128,8 @@ export function runMain(start: () => Promise<unknown>): void {
     process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
     process.exit(1);
   });
+}
+
+function isAuthError(error: unknown): boolean {
+  return error instanceof Error && /authori[sz]ation|authentication|ENOENT|credentials/i.test(`${error.name} ${error.message}`);
 }

@@ -25,10 +25,20 @@ export interface ExecuteOptions {
 const tracer = trace.getTracer("@baton/tools");
 
 /**
+ * For a tool with `usesIdempotencyKey`, another owner's claim is in doubt once it is older than
+ * the tool's `timeoutMs` plus this margin (ms; at most the ledger's own limit): by then a live
+ * owner's call has ended — recorded, released on failure, or aborted by its timeout — so what
+ * is still unrecorded was cut off, and repeating it with the same key is safe.
+ */
+export const REPEATABLE_IN_DOUBT_MARGIN_MS = 2_000;
+
+/**
  * Runs one tool call: looks the tool up, validates `args` with its zod schema, runs it under
  * its timeout (cockatiel, aggressive: the call's promise is abandoned and its signal aborted),
- * and caps the output size; a non-idempotent tool goes through the effect ledger and every call
- * through its tool's circuit breaker when those are given. Never throws for tool problems: unknown tool, invalid arguments,
+ * and caps the output size; a non-idempotent tool gets its effect id as `ctx.idempotencyKey` and
+ * goes through the effect ledger (with `usesIdempotencyKey`, a claim in doubt is taken over and
+ * the call repeated with the same key), and every call through its tool's circuit breaker, when
+ * those are given. Never throws for tool problems: unknown tool, invalid arguments,
  * timeout, a thrown error and an oversized output all come back as `{ ok: false, error }`.
  * One span per call, named `execute_tool <name>` (OTel GenAI semantic conventions).
  */
@@ -77,14 +87,29 @@ async function executeOnce(registry: ToolRegistry, call: ToolCallSpec, ctx: Tool
           issues: parsed.issues,
         });
       }
+      // Every call of a non-idempotent tool carries its effect id as the idempotency key.
+      const key = tool.idempotent ? undefined : { taskId: ctx.taskId, stepId: ctx.stepId, tool: tool.name, args: call.args };
+      const idempotencyKey = key ? effectId(key) : undefined;
       const policy = timeout(tool.timeoutMs, TimeoutStrategy.Aggressive);
-      const run = () => policy.execute(({ signal }) => tool.execute(parsed.value, { ...ctx, signal }), ctx.signal);
+      const run = () =>
+        policy.execute(
+          ({ signal }) => tool.execute(parsed.value, { ...ctx, signal, ...(idempotencyKey ? { idempotencyKey } : {}) }),
+          ctx.signal,
+        );
       let output: unknown;
-      if (!tool.idempotent && options.effects) {
-        const key = { taskId: ctx.taskId, stepId: ctx.stepId, tool: tool.name, args: call.args };
-        const effect = await options.effects.run(effectId(key), key, run);
+      if (key && idempotencyKey && options.effects) {
+        // A tool that hands the key on may be repeated: its claim in doubt is taken over, and
+        // sooner — a live owner's call cannot outlast the tool's timeout.
+        const repeatable = tool.usesIdempotencyKey === true;
+        const effect = await options.effects.run(
+          idempotencyKey,
+          key,
+          run,
+          repeatable ? { repeatInDoubt: true, inDoubtAfterMs: tool.timeoutMs + REPEATABLE_IN_DOUBT_MARGIN_MS } : undefined,
+        );
         output = effect.output;
         span.setAttribute("baton.effect.replayed", effect.replayed);
+        if (effect.repeated) span.setAttribute("baton.effect.repeated", true);
         if (effect.replayed) {
           return { tool: call.tool, args: call.args, ok: true as const, output, replayed: true, durationMs: performance.now() - started };
         }

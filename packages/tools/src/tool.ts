@@ -20,6 +20,15 @@ export interface ToolContext {
   readonly stepId: string;
   /** Outputs of the step's direct dependencies, by step id (data, never code). */
   readonly inputs: Readonly<Record<string, unknown>>;
+  /**
+   * Set for every call of a tool that is not idempotent: the call's effect id (64 lower-case hex
+   * characters, SHA-256 of task, step, tool and canonical arguments; see `effectId`). It is the
+   * same for every repeat of the same call — a redelivery, another replica, a takeover of a claim
+   * in doubt — and different for any other call. A tool with `usesIdempotencyKey` passes it to
+   * the system it changes (an `Idempotency-Key` header, a UNIQUE column) so a repeat is
+   * recognised there. Undefined for idempotent tools.
+   */
+  readonly idempotencyKey?: string;
 }
 
 /** The result of checking a call's arguments: the value to run with (defaults applied), or the issues. */
@@ -45,6 +54,13 @@ export interface Tool<I extends z.ZodType = z.ZodType, O = unknown> {
   readonly riskTier: RiskTier;
   /** True when running the call twice has the same effect as once. */
   readonly idempotent: boolean;
+  /**
+   * True for a non-idempotent tool that passes `ctx.idempotencyKey` to the system it changes, which
+   * recognises a repeated key (returns the first result, never a second effect). A claim of its
+   * effect left in doubt by a dead owner is then taken over and the call repeated with the same key,
+   * instead of failing with `EFFECT_IN_DOUBT`. Absent = false.
+   */
+  readonly usesIdempotencyKey?: boolean;
   /** How the output is best shown in an answer; default: chosen by its shape. */
   readonly display?: ToolDisplay;
   /** The tool of the same agent that undoes a call (saga), with arguments from the call's output. */
@@ -67,6 +83,15 @@ export interface ToolDefinition<I extends z.ZodType, O> {
   readonly riskTier: RiskTier;
   /** True when running the call twice has the same effect as once; non-idempotent calls go through the effect ledger. */
   readonly idempotent: boolean;
+  /**
+   * Only with `idempotent: false`: the tool passes `ctx.idempotencyKey` to the system it changes
+   * (e.g. as an `Idempotency-Key` header or into a UNIQUE column), and that system turns a repeated
+   * key into the first call's result. Then a call whose first run was cut off (its worker killed
+   * mid-write) is repeated with the same key rather than failed with `EFFECT_IN_DOUBT`, and the
+   * wait before repeating is shortened to the tool's `timeoutMs` plus 2 s (at most the ledger's
+   * 30 s). Default false.
+   */
+  readonly usesIdempotencyKey?: boolean;
   readonly display?: ToolDisplay;
   readonly compensation?: ToolCompensation;
   execute(args: z.output<I>, ctx: ToolContext): Promise<O>;
@@ -78,10 +103,11 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 /**
  * Defines a tool whose arguments are checked by a zod schema; `execute`'s argument type is
  * inferred from it.
- * @throws RangeError for an invalid name or timeout (at definition, not at the first call).
+ * @throws RangeError for an invalid name or timeout, or `usesIdempotencyKey` on an idempotent
+ *   tool (at definition, not at the first call).
  */
 export function defineTool<I extends z.ZodType, O>(definition: ToolDefinition<I, O>): Tool<I, O> {
-  checkDefinition(definition.name, definition.timeoutMs);
+  checkDefinition(definition);
   const { input } = definition;
   return {
     name: definition.name,
@@ -91,6 +117,7 @@ export function defineTool<I extends z.ZodType, O>(definition: ToolDefinition<I,
     timeoutMs: definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
     riskTier: definition.riskTier,
     idempotent: definition.idempotent,
+    ...(definition.usesIdempotencyKey ? { usesIdempotencyKey: true } : {}),
     ...(definition.display ? { display: definition.display } : {}),
     ...(definition.compensation ? { compensation: definition.compensation } : {}),
     parseArgs(args) {
@@ -114,7 +141,7 @@ export interface JsonSchemaToolDefinition<O> extends Omit<ToolDefinition<z.ZodTy
  * @throws RangeError for an invalid name or timeout; Error when the schema cannot be compiled.
  */
 export function defineJsonSchemaTool<O>(definition: JsonSchemaToolDefinition<O>): Tool<z.ZodType, O> {
-  checkDefinition(definition.name, definition.timeoutMs);
+  checkDefinition(definition);
   const check = compileJsonSchema(definition.inputSchema, "args");
   return {
     name: definition.name,
@@ -123,6 +150,7 @@ export function defineJsonSchemaTool<O>(definition: JsonSchemaToolDefinition<O>)
     timeoutMs: definition.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
     riskTier: definition.riskTier,
     idempotent: definition.idempotent,
+    ...(definition.usesIdempotencyKey ? { usesIdempotencyKey: true } : {}),
     ...(definition.display ? { display: definition.display } : {}),
     ...(definition.compensation ? { compensation: definition.compensation } : {}),
     parseArgs(args) {
@@ -136,7 +164,10 @@ export function defineJsonSchemaTool<O>(definition: JsonSchemaToolDefinition<O>)
   };
 }
 
-/** A tool as its agent card lists it. */
+/**
+ * A tool as its agent card lists it. (`usesIdempotencyKey` is not on the card yet: the card's
+ * schema in @baton/contracts refuses unknown fields until it has one.)
+ */
 export function toolCard(tool: Tool): ToolCard {
   return {
     name: tool.name,
@@ -145,12 +176,26 @@ export function toolCard(tool: Tool): ToolCard {
     riskTier: tool.riskTier,
     idempotent: tool.idempotent,
     timeoutMs: tool.timeoutMs,
+    ...(tool.usesIdempotencyKey ? { usesIdempotencyKey: true } : {}),
     ...(tool.display ? { display: tool.display } : {}),
     ...(tool.compensation ? { compensation: tool.compensation } : {}),
   };
 }
 
-function checkDefinition(name: string, timeoutMs: number | undefined): void {
+function checkDefinition({
+  name,
+  timeoutMs,
+  idempotent,
+  usesIdempotencyKey,
+}: {
+  name: string;
+  timeoutMs?: number | undefined;
+  idempotent: boolean;
+  usesIdempotencyKey?: boolean | undefined;
+}): void {
+  if (usesIdempotencyKey && idempotent) {
+    throw new RangeError(`tool "${name}": usesIdempotencyKey applies to tools that are not idempotent (idempotent tools get no key)`);
+  }
   if (!ToolName.safeParse(name).success) throw new RangeError(`tool name "${name}" must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'`);
   if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
     throw new RangeError(`tool "${name}": timeoutMs must be an integer from 1 to 3,600,000 (ms)`);

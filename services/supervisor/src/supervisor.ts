@@ -1,5 +1,6 @@
 import { CANCEL_CONSUMER, RESULTS_CONSUMER, SUBMISSIONS_CONSUMER, subjects } from "@baton/contracts";
-import { AgentRegistry, BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { AuditEnv, startAuditChainer } from "@baton/audit";
+import { AgentRegistry, BudgetLedgers, ConsumerLoop, loadConfig, type ServiceContext, startService, TaskStore } from "@baton/core";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SupervisorEnv } from "./config.ts";
@@ -19,7 +20,8 @@ import { SchemaCache } from "./agents/check-plan.ts";
  * compare-and-set on task state keeps them consistent.
  */
 export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext> {
-  const service = await startService("supervisor", env);
+  const auditEnv = loadConfig(AuditEnv);
+  const service = await startService("supervisor", env, { provision: "create" });
   const store = await TaskStore.open(service.nc);
   const ledgers = await BudgetLedgers.open(service.nc);
   const memory = await openMemoryStore({ mongodbUri: env.MONGODB_URI, nc: service.nc });
@@ -39,7 +41,12 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   );
   const results = new ConsumerLoop(
     service.js,
-    { spec: RESULTS_CONSUMER, concurrency: env.SUPERVISOR_CONCURRENCY, template: "results.{taskId}.{stepId}", logger: service.logger },
+    {
+      spec: RESULTS_CONSUMER,
+      concurrency: env.SUPERVISOR_CONCURRENCY,
+      template: "results.{agent}.{taskId}.{stepId}",
+      logger: service.logger,
+    },
     (msg) => handleResult(service, store, ledgers, msg, deadlines, agents),
   );
   const cancellations = new ConsumerLoop(
@@ -59,6 +66,9 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
   // Dead letters: messages a consumer gave up on (max_deliver) move to BATON_DLQ and are reported.
   const deadLetters = await startDeadLetterHandler(service);
   service.onShutdown((graceMs) => deadLetters.stop(graceMs));
+  // Audit ledger: chains the entries producers publish on audit.in.> into BATON_AUDIT (AUDIT_MAX_AGE_DAYS).
+  const auditChainer = await startAuditChainer(service, { maxAgeDays: auditEnv.AUDIT_MAX_AGE_DAYS });
+  service.onShutdown((graceMs) => auditChainer.stop(graceMs));
   service.logger.info({ llm: llm ? { provider: llm.provider.name, models: llm.models } : "none" }, "supervisor ready");
   return service;
 }

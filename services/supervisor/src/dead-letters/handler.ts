@@ -1,4 +1,4 @@
-import { MaxDeliveriesAdvisory, DLQ_STREAM } from "@baton/contracts";
+import { DLQ_STREAM, MaxDeliveriesAdvisory, STREAMS } from "@baton/contracts";
 import { decodeJson, type Logger, TransientError } from "@baton/core";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -29,6 +29,11 @@ export async function handleAdvisory(deps: DeadLetterDeps, msg: JsMsg): Promise<
   const log = deps.logger.child({ stream: advisory.stream, consumer: advisory.consumer, streamSeq: advisory.stream_seq });
   if (advisory.stream === DLQ_STREAM.name) {
     log.warn("advisory about the dead-letter queue itself ignored");
+    return;
+  }
+  if (!STREAMS.some((s) => s.name === advisory.stream)) {
+    // Not one of Baton's streams: not ours to move (and the supervisor's credentials may not read it).
+    log.info("advisory about another stream than Baton's ignored");
     return;
   }
   let letter: Awaited<ReturnType<typeof moveToDeadLetterQueue>>;
