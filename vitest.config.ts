@@ -33,6 +33,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Prompt-injection attacks on the agent loop's approval gate (test/security); SECURITY_CASES
+        // sets the size (default 20 cases, the CI size; `npm run test:security` runs all of them).
+        test: {
+          name: "security",
+          include: ["test/security/**/*.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
     ],
   },
 });

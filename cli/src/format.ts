@@ -23,6 +23,7 @@ export function formatClock(iso: string): string {
 
 const SYMBOLS: Record<StepRowStatus, string> = {
   pending: "·",
+  awaiting_approval: "⏸",
   dispatched: "→",
   running: "▶",
   done: "✔",
@@ -30,7 +31,7 @@ const SYMBOLS: Record<StepRowStatus, string> = {
   skipped: "↷",
 };
 
-/** A one-character status mark: `·` pending, `→` dispatched, `▶` running, `✔` done, `✖` failed, `↷` skipped. */
+/** A one-character status mark: `·` pending, `⏸` awaiting approval, `→` dispatched, `▶` running, `✔` done, `✖` failed, `↷` skipped. */
 export function statusSymbol(status: StepRowStatus): string {
   return SYMBOLS[status];
 }
@@ -52,6 +53,10 @@ export function describeRow(row: StepRow, nowMs = Date.now(), withError = true):
       return `failed ${formatDuration(row.durationMs)}${withError && row.error ? `: ${row.error.code}: ${row.error.message}` : ""}`;
     case "running":
       return row.startedAtMs === undefined ? "running" : `running ${formatDuration(Math.max(0, nowMs - row.startedAtMs))}`;
+    case "awaiting_approval":
+      return row.approval
+        ? `awaiting approval ${row.approval.approvalId} (${row.approval.tools.join(", ")}): baton approvals show ${row.approval.approvalId}`
+        : "awaiting approval";
     case "dispatched":
       if (row.waiting) return `waiting: no live replica of agent ${row.agent}`;
       return row.attempt > 1 ? `dispatched (attempt ${row.attempt})` : "dispatched";

@@ -1,4 +1,5 @@
 import { agentsListCommand, agentsRemoveCommand, agentsShowCommand } from "./commands/agents.ts";
+import { approvalsDecideCommand, approvalsListCommand, approvalsShowCommand } from "./commands/approvals.ts";
 import { authCredsCommand, authInitCommand } from "./commands/auth.ts";
 import { auditListCommand, auditVerifyCommand } from "./commands/audit.ts";
 import { existsSync } from "node:fs";
@@ -241,6 +242,43 @@ export function createProgram(exit: { code: ExitCode }): Command {
     .action(async (flags: { yes?: boolean }, command: Command) => {
       exit.code = await dlqPurgeCommand(context(command), flags);
     });
+
+  const approvals = program
+    .command("approvals")
+    .description("tool calls waiting for a person (operator credentials): list, show, approve, deny")
+    .option("--all", "every approval kept (30 days), not only the open ones")
+    .action(async (flags: { all?: boolean }, command: Command) => {
+      exit.code = await approvalsListCommand(context(command), flags);
+    });
+  approvals
+    .command("list")
+    .description("one line per open approval: id, task / step (agent), tools [risk tier], time left")
+    .option("--all", "every approval kept (30 days), not only the open ones")
+    .action(async (_flags, command: Command) => {
+      exit.code = await approvalsListCommand(context(command), command.optsWithGlobals<{ all?: boolean }>());
+    });
+  approvals
+    .command("show")
+    .description("what an approval would allow: goal, instruction, each call's arguments (secrets redacted), provenance, status")
+    .argument("<id>", "the approval id (a-…)")
+    .action(async (id: string, _flags, command: Command) => {
+      exit.code = await approvalsShowCommand(context(command), id);
+    });
+  for (const decision of ["approve", "deny"] as const) {
+    approvals
+      .command(decision)
+      .description(
+        decision === "approve"
+          ? "let the step's calls run exactly as shown; exit 0 once the supervisor applied it"
+          : "refuse the step's calls (explicit calls fail the step; an LLM agent gets the denial as the tool's result)",
+      )
+      .argument("<id>", "the approval id (a-…)")
+      .option("--comment <text>", "why (recorded with the decision and in the audit ledger)")
+      .option("--as <approver>", "who decides (default BATON_APPROVER, else <os user>@<host>)")
+      .action(async (id: string, flags: { comment?: string; as?: string }, command: Command) => {
+        exit.code = await approvalsDecideCommand(context(command), decision, id, flags);
+      });
+  }
 
   const audit = program
     .command("audit")

@@ -19,6 +19,14 @@ export function formatEventLine(event: TaskEvent): string {
       return `${head} ${step(event.stepId, event.agent)} attempt ${event.attempt}`;
     case "step.waiting":
       return `${head} ${step(event.stepId, event.agent)} ${oneLine(event.reason)}`;
+    case "step.awaiting_approval":
+      return `${head} ${step(event.stepId, event.agent)} approval ${event.approvalId}: ${oneLine(event.reason)} (${event.calls
+        .map((c) => c.tool)
+        .join(", ")}; expires ${event.expiresAt})`;
+    case "step.approval_decided":
+      return `${head} ${step(event.stepId, event.agent)} ${event.decision === "approve" ? "approved" : "denied"} by ${event.approver}${
+        event.comment ? `: ${oneLine(event.comment)}` : ""
+      }`;
     case "step.started":
       return `${head} ${step(event.stepId, event.agent)} on ${event.worker}`;
     case "step.completed":

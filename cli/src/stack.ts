@@ -8,6 +8,8 @@ import { createInterface } from "node:readline";
 import type { Role } from "@baton/contracts";
 import {
   type BatonDeployment,
+  connectNats,
+  deploymentUsers,
   ensureDeployment,
   type LocalNatsServer,
   natsServerAuthConfig,
@@ -15,6 +17,8 @@ import {
   startLocalNatsServer,
   writeCredentials,
 } from "@baton/core";
+import { AuditTrail, watchViolations } from "@baton/audit";
+import { jetstream } from "@nats-io/jetstream";
 import { repoRoot } from "./repo-root.ts";
 import { defaultServices, READY_MESSAGES, serviceByName } from "./service-catalog.ts";
 import { logMessage } from "./service-logs.ts";
@@ -328,7 +332,38 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   } finally {
     clearTimeout(timer);
   }
+  if (deployment && natsServer && operatorCreds) {
+    // The server logs every permission violation; the stack puts each on the audit ledger.
+    const reporter = await startViolationReporter(natsUrl, operatorCreds, join(natsServer.storeDir, "nats-server.log"), deployment.dir);
+    const stopStack = stack.stop.bind(stack);
+    stack.stop = async () => {
+      await reporter.stop();
+      await stopStack();
+    };
+  }
   return stack;
+}
+
+/**
+ * Reads the stack's nats-server log for permission violations and records each on the audit
+ * ledger (`permission_violation`, as the operator, actor `baton-stack`), with the user named from
+ * the deployment's credentials.
+ */
+async function startViolationReporter(
+  natsUrl: string,
+  operatorCreds: string,
+  logFile: string,
+  authDir: string,
+): Promise<{ stop(): Promise<void> }> {
+  const nc = await connectNats(natsUrl, "baton-stack-violations", undefined, { credsFile: operatorCreds });
+  const trail = new AuditTrail(jetstream(nc), { source: "operator", actor: "baton-stack" });
+  const watch = watchViolations({ logFile, trail, users: () => deploymentUsers(authDir) });
+  return {
+    async stop() {
+      await watch.stop();
+      await nc.close();
+    },
+  };
 }
 
 /** One process the stack starts. */

@@ -1,7 +1,7 @@
 import type { AgentName, ErrorInfo, Plan, StepOutcome, TaskCompleted, TaskEvent, TaskFailed, TaskState } from "@baton/contracts";
 
 /** A step's status as the CLI shows it. `done`, `failed` and `skipped` are final. */
-export type StepRowStatus = "pending" | "dispatched" | "running" | "done" | "failed" | "skipped";
+export type StepRowStatus = "pending" | "awaiting_approval" | "dispatched" | "running" | "done" | "failed" | "skipped";
 
 /** Where a task is, as far as the events and outcome seen so far tell. */
 export type TaskPhase = "submitted" | "accepted" | "running" | "synthesizing" | "compensating" | "completed" | "failed";
@@ -18,6 +18,8 @@ export interface StepRow {
   worker?: string;
   /** Set while a dispatched step waits for a live replica of its agent (the `step.waiting` reason). */
   waiting?: string;
+  /** Set while the step waits for a person's decision: the approval's id and the gated tools. */
+  approval?: { readonly approvalId: string; readonly tools: readonly string[]; readonly expiresAt: string };
   /** When the worker started it (from the `step.started` event's `at`). */
   startedAtMs?: number;
   /** Run time reported by the worker (step.completed / step.failed) or the outcome. */
@@ -106,7 +108,8 @@ export class TaskProgress {
         const row = this.#rowFor(event.stepId, event.agent);
         // A newer attempt restarts the row; the same attempt only moves it forward (the worker's
         // `step.started` may be stored before the supervisor's `step.dispatched`).
-        if (event.attempt > row.attempt || row.status === "pending") {
+        if (event.attempt > row.attempt || row.status === "pending" || row.status === "awaiting_approval") {
+          delete row.approval;
           row.status = "dispatched";
           row.attempt = event.attempt;
           delete row.startedAtMs;
@@ -121,6 +124,25 @@ export class TaskProgress {
         const row = this.#rowFor(event.stepId, event.agent);
         if (row.status === "pending" || row.status === "dispatched") {
           row.waiting = event.reason;
+          changed.push(row.stepId);
+        }
+        break;
+      }
+      case "step.awaiting_approval": {
+        const row = this.#rowFor(event.stepId, event.agent);
+        if (!isFinal(row.status)) {
+          row.status = "awaiting_approval";
+          row.approval = { approvalId: event.approvalId, tools: [...new Set(event.calls.map((c) => c.tool))], expiresAt: event.expiresAt };
+          changed.push(row.stepId);
+        }
+        break;
+      }
+      case "step.approval_decided": {
+        const row = this.#rowFor(event.stepId, event.agent);
+        if (row.status === "awaiting_approval" && row.approval?.approvalId === event.approvalId) {
+          delete row.approval;
+          // An approved step is dispatched next (its `step.dispatched` follows); a denied one fails.
+          row.status = "pending";
           changed.push(row.stepId);
         }
         break;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AgentName, RiskTier, ToolName } from "./agents.ts";
+import { sha256Hex } from "./canonical.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
 import { SchemaVersion } from "./version.ts";
 
@@ -66,11 +67,19 @@ export const ApprovalCall = z.object({
   /** SHA-256 (hex) of the canonical JSON of the real arguments: the approval is for exactly these. */
   argsHash: z.string().regex(/^[0-9a-f]{64}$/),
   riskTier: RiskTier,
+  /**
+   * Arguments whose text was found verbatim in data the agent did not write (a tool output, an
+   * earlier step's result): a hint that the model may be copying injected text into the call.
+   */
+  provenance: z
+    .array(z.object({ path: z.string().max(512), source: z.string().max(256), excerpt: z.string().max(512) }))
+    .max(64)
+    .optional(),
 });
 export type ApprovalCall = z.infer<typeof ApprovalCall>;
 
-/** An approval's id: `<taskId>.<stepId>.<n>` would not be a subject token, so `<taskId>--<stepId>--<n>`. */
-export const ApprovalId = z.string().regex(/^[A-Za-z0-9_-]{1,300}$/);
+/** An approval's id (one subject token): `a-` and 32 hex characters, see {@link approvalIdOf}. */
+export const ApprovalId = z.string().regex(/^a-[0-9a-f]{32}$/, "must be a- and 32 hex digits");
 export type ApprovalId = z.infer<typeof ApprovalId>;
 
 /**
@@ -109,7 +118,55 @@ export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
 
 /** An approval as the bucket `baton_approvals` keeps it: the request and what became of it. */
 export const ApprovalRecord = ApprovalRequest.extend({
-  status: z.enum(["pending", "approved", "denied", "expired"]),
+  /** `withdrawn`: the task ended (cancelled, timed out, another step failed) before a decision. */
+  status: z.enum(["pending", "approved", "denied", "expired", "withdrawn"]),
   decision: ApprovalDecision.optional(),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
+
+/** A decision about one call, as the work carries it to the worker (matched by tool and `argsHash`). */
+export const CallDecision = z.object({
+  tool: ToolName,
+  argsHash: z.string().regex(/^[0-9a-f]{64}$/),
+  decision: z.enum(["approve", "deny"]),
+  approver: z.string().min(1).max(128),
+  comment: z.string().max(2_000).optional(),
+});
+export type CallDecision = z.infer<typeof CallDecision>;
+
+/**
+ * What a step's work says about approvals: the tools of this step that need a decision before
+ * a call runs (`gated`), the decisions made so far, and — for an LLM loop that paused — the KV
+ * key of its saved conversation to continue from (bucket `baton_checkpoints`).
+ */
+export const WorkApproval = z.object({
+  gated: z.array(ToolName),
+  decisions: z.array(CallDecision).default([]),
+  checkpoint: z.string().max(512).optional(),
+});
+export type WorkApproval = z.infer<typeof WorkApproval>;
+
+/** A step's open (or last) approval, as task state keeps it. */
+export const StepApproval = z.object({
+  /** 1 for the step's first approval, then 2, … (an LLM loop may pause more than once). */
+  seq: z.number().int().positive(),
+  approvalId: ApprovalId,
+  calls: z.array(ApprovalCall),
+  reason: z.string(),
+  requestedAt: Timestamp,
+  expiresAt: Timestamp,
+  /** The paused LLM loop's saved conversation (KV key in `baton_checkpoints`), when it paused. */
+  checkpoint: z.string().max(512).optional(),
+  /** The decisions, once made; they travel to the worker with the next dispatch. */
+  decisions: z.array(CallDecision).optional(),
+});
+export type StepApproval = z.infer<typeof StepApproval>;
+
+/** A tool of a step's agent that needs approval in this task, with its risk tier. */
+export const GatedTool = z.object({ tool: ToolName, riskTier: RiskTier });
+export type GatedTool = z.infer<typeof GatedTool>;
+
+/** The id of the `n`th approval of a step: `a-` and 32 hex characters of SHA-256 over task, step and n. */
+export function approvalIdOf(taskId: string, stepId: string, n: number): ApprovalId {
+  return `a-${sha256Hex(`${taskId}\u0000${stepId}\u0000${n}`).slice(0, 32)}`;
+}

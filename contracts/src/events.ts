@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AgentName } from "./agents.ts";
+import { ApprovalCall, ApprovalId } from "./approvals.ts";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
 import { Usage } from "./tool-result.ts";
@@ -29,6 +30,27 @@ export const TaskEvent = z.discriminatedUnion("type", [
     agent: AgentName,
     /** Why the step is not running yet, e.g. no live replica of its agent. */
     reason: z.string(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("step.awaiting_approval"),
+    stepId: StepId,
+    agent: AgentName,
+    approvalId: ApprovalId,
+    /** The gated calls, arguments with secrets redacted. */
+    calls: z.array(ApprovalCall),
+    reason: z.string(),
+    expiresAt: Timestamp,
+  }),
+  z.object({
+    ...base,
+    type: z.literal("step.approval_decided"),
+    stepId: StepId,
+    agent: AgentName,
+    approvalId: ApprovalId,
+    decision: z.enum(["approve", "deny"]),
+    approver: z.string(),
+    comment: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal("step.started"), stepId: StepId, agent: AgentName, worker: z.string(), attempt: z.number().int() }),
   z.object({ ...base, type: z.literal("step.completed"), stepId: StepId, agent: AgentName, durationMs: z.number(), usage: Usage }),

@@ -6,6 +6,7 @@ export * from "./agents.ts";
 export * from "./approvals.ts";
 export * from "./audit.ts";
 export * from "./budget.ts";
+export * from "./canonical.ts";
 export * from "./dead-letter.ts";
 export * from "./errors.ts";
 export * from "./events.ts";

@@ -1,5 +1,6 @@
 import type { AgentName } from "./agents.ts";
 import {
+  APPROVALS_STREAM,
   type ConsumerSpec,
   CONSUMERS,
   DLQ_STREAM,
@@ -151,7 +152,14 @@ const auditIn = (role: Role): string => {
  */
 export function rolePermissions(role: Role): RolePermissions {
   const inbox = `${inboxPrefixOf(roleUser(role))}.>`;
-  const base = [`${API}.INFO`, auditIn(role)];
+  // Every role may read the info of Baton's streams and buckets (configuration and counts, no
+  // messages): a service that does not provision waits for them to exist this way.
+  const base = [
+    `${API}.INFO`,
+    auditIn(role),
+    ...STREAMS.map((s) => streamInfo(s.name)),
+    ...Object.values(KV_BUCKETS).map((b) => streamInfo(KV_STREAM(b.name))),
+  ];
   switch (role.kind) {
     case "operator":
       return { publish: [">"], subscribe: [">"] };
@@ -174,6 +182,9 @@ export function rolePermissions(role: Role): RolePermissions {
           ...every(Object.values(BUCKETS), (b) => kvRead(b.name)),
           kvWrite(BUCKETS.tasks.name),
           kvWrite(BUCKETS.budgets.name),
+          kvWrite(BUCKETS.approvals.name),
+          subjects.approvalRequestsAll,
+          ...streamRead(APPROVALS_STREAM.name),
           // The audit chainer appends to the ledger and reads its head.
           ...streamFollow(AUDIT_STREAM.name),
           "audit.log.>",
@@ -218,6 +229,9 @@ export function rolePermissions(role: Role): RolePermissions {
           kvWrite(BUCKETS.agentReplicas.name, `${agent}.>`),
           kvWrite(BUCKETS.effects.name),
           kvWrite(BUCKETS.budgets.name),
+          // Its own paused conversations only (LLM loops waiting for approval).
+          kvWrite(BUCKETS.checkpoints.name, `${agent}.>`),
+          `${API}.DIRECT.GET.KV_${BUCKETS.checkpoints.name}.$KV.${BUCKETS.checkpoints.name}.${agent}.>`,
           subjects.resultsOf(agent),
           `tasks.events.*.agent.${agent}`,
         ],
@@ -233,9 +247,11 @@ export function rolePermissions(role: Role): RolePermissions {
           streamInfo(SUBMISSIONS_STREAM.name),
           ...streamFollow(EVENTS_STREAM.name),
           ...streamRead(OUTCOMES_STREAM.name),
-          ...every([BUCKETS.tasks, BUCKETS.agents, BUCKETS.agentReplicas], (b) => kvRead(b.name)),
+          ...every([BUCKETS.tasks, BUCKETS.agents, BUCKETS.agentReplicas, BUCKETS.approvals], (b) => kvRead(b.name)),
+          ...streamFollow(APPROVALS_STREAM.name),
         ],
-        subscribe: [inbox, subjects.eventsAll, subjects.completedAll, subjects.failedAll, subjects.rejected],
+        // Clients may watch approval requests (an approver's page, a chat bot); deciding is the operator's.
+        subscribe: [inbox, subjects.eventsAll, subjects.completedAll, subjects.failedAll, subjects.rejected, subjects.approvalRequestsAll],
       };
   }
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AgentName } from "./agents.ts";
+import { PlanApproval } from "./approvals.ts";
 import { StepId } from "./ids.ts";
 
 /**
@@ -67,6 +68,8 @@ export type FailurePolicy = z.infer<typeof FailurePolicy>;
 const PlanShape = z.strictObject({
   steps: z.array(PlanStep).min(1).max(64),
   failurePolicy: FailurePolicy.default("fail-fast"),
+  /** Further approval gates for this task (a plan can add gates, never lift the operator's). */
+  approval: PlanApproval.optional(),
 });
 
 /**

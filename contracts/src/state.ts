@@ -3,12 +3,17 @@ import { ErrorInfo } from "./errors.ts";
 import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
 import { TaskBudget } from "./budget.ts";
 import { Plan } from "./plan.ts";
+import { GatedTool, StepApproval } from "./approvals.ts";
 import { CompensationOutcome, StepOutcome } from "./task.ts";
 import { Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
 
-/** A step's place in its task's life: pending → dispatched → completed | failed | skipped. */
-export const StepStatus = z.enum(["pending", "dispatched", "completed", "failed", "skipped"]);
+/**
+ * A step's place in its task's life: pending → dispatched → completed | failed | skipped, with
+ * `awaiting_approval` between pending (or dispatched, for an LLM loop that paused) and dispatched
+ * while a person decides on its gated tool calls.
+ */
+export const StepStatus = z.enum(["pending", "awaiting_approval", "dispatched", "completed", "failed", "skipped"]);
 export type StepStatus = z.infer<typeof StepStatus>;
 
 /** A task's place in its life. `completed` and `failed` are final. */
@@ -34,10 +39,16 @@ export const TaskState = z.object({
       dispatchId: DispatchId.optional(),
       dispatchedAt: Timestamp.optional(),
       outcome: StepOutcome.optional(),
+      /** The step's current or last approval. */
+      approval: StepApproval.optional(),
     }),
   ),
   error: ErrorInfo.optional(),
   failedStep: StepId.optional(),
+  /** Per step, the tools of its agent that need approval in this task (policy, cards and plan at acceptance). */
+  gates: z.record(StepId, z.array(GatedTool)).optional(),
+  /** How long an approval waits for a decision before it counts as a denial (APPROVAL_TIMEOUT_MS at acceptance), ms. */
+  approvalTimeoutMs: z.number().int().positive().optional(),
   /** W3C traceparent of the span that accepted the task; later hops join this trace. */
   traceparent: z.string().optional(),
   tracestate: z.string().optional(),

@@ -117,6 +117,17 @@ export const DLQ_STREAM: StreamSpec = {
   maxMsgsPerSubject: -1,
 };
 
+/** Approval requests and decisions, kept 30 days (the record of who decided what is the audit ledger's). */
+export const APPROVALS_STREAM: StreamSpec = {
+  name: "BATON_APPROVALS",
+  subjects: [subjects.approvalRequestsAll, subjects.approvalDecisionsAll],
+  retention: "limits",
+  storage: "file",
+  duplicateWindowMs: 2 * MINUTE,
+  maxAgeMs: 30 * DAY,
+  maxMsgsPerSubject: -1,
+};
+
 /** Every stream Baton provisions. */
 export const STREAMS: readonly StreamSpec[] = [
   SUBMISSIONS_STREAM,
@@ -127,6 +138,7 @@ export const STREAMS: readonly StreamSpec[] = [
   OUTCOMES_STREAM,
   ADVISORIES_STREAM,
   DLQ_STREAM,
+  APPROVALS_STREAM,
   AUDIT_IN_STREAM,
   AUDIT_STREAM,
 ];
@@ -189,6 +201,16 @@ export function workConsumer(agent: AgentName): ConsumerSpec {
   };
 }
 
+/** The supervisor's consumer of approval decisions. */
+export const APPROVALS_CONSUMER: ConsumerSpec = {
+  stream: APPROVALS_STREAM.name,
+  durable: "supervisor-approvals",
+  filterSubject: subjects.approvalDecisionsAll,
+  ackWaitMs: 30_000,
+  maxDeliver: 10,
+  maxAckPending: 256,
+};
+
 /** The supervisor's dead-letter handler: moves messages that exhausted max_deliver to BATON_DLQ. */
 export const DEAD_LETTER_CONSUMER: ConsumerSpec = {
   stream: ADVISORIES_STREAM.name,
@@ -206,6 +228,7 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   RESULTS_CONSUMER,
   SYNTHESIS_CONSUMER,
   DEAD_LETTER_CONSUMER,
+  APPROVALS_CONSUMER,
   AUDIT_CHAINER_CONSUMER,
 ];
 
@@ -228,6 +251,10 @@ export const KV_BUCKETS = {
   effects: { name: "baton_effects", history: 1, ttlMs: 0 },
   agents: { name: "baton_agents", history: 1, ttlMs: 0 },
   agentReplicas: { name: "baton_agent_replicas", history: 1, ttlMs: AGENT_REPLICA_TTL_MS },
+  /** Approval records (`ApprovalRecord`) by approval id, kept 30 days like the requests in BATON_APPROVALS. */
+  approvals: { name: "baton_approvals", history: 1, ttlMs: 30 * DAY },
+  /** Saved conversations of LLM loops paused for approval: `<agent>.<taskId>.<stepId>.<dispatchId>`, kept 7 days. */
+  checkpoints: { name: "baton_checkpoints", history: 1, ttlMs: 7 * DAY },
 } as const satisfies Record<string, KvBucketSpec>;
 
 /** Message headers Baton sets besides the W3C trace context headers. */

@@ -39,6 +39,12 @@ export const subjects = {
   /** The server's advisory when a message exhausts a consumer's max_deliver (JSON, no payload). */
   maxDeliveriesAdvisory: (stream: string, consumer: string) => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`,
   maxDeliveriesAdvisoriesAll: "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
+  /** An {@link ApprovalRequest}: any approver may serve it. */
+  approvalRequest: (approvalId: string) => `approvals.requests.${approvalId}`,
+  approvalRequestsAll: "approvals.requests.*",
+  /** An {@link ApprovalDecision}, from an approver (operator role). */
+  approvalDecision: (approvalId: string) => `approvals.decisions.${approvalId}`,
+  approvalDecisionsAll: "approvals.decisions.*",
   /** A dead letter: the original payload of message `seq` of `stream` that `consumer` gave up on. */
   deadLetter: (stream: string, consumer: string, seq: number) => `dlq.${stream}.${consumer}.${seq}`,
   deadLetterAll: "dlq.>",

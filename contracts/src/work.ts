@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AgentName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
 import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
+import { ApprovalCall, WorkApproval } from "./approvals.ts";
 import { Plan, RetryPolicy, ToolCallSpec } from "./plan.ts";
 import { StepOutcome } from "./task.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
@@ -33,6 +34,8 @@ export const StepWork = z.object({
   timeoutMs: z.number().int().positive().optional(),
   /** The step's retry policy, when the plan set one. */
   retry: RetryPolicy.optional(),
+  /** Approval gates of this step and the decisions made; absent when none of its tools is gated. */
+  approval: WorkApproval.optional(),
   dispatchedAt: Timestamp,
 });
 export type StepWork = z.infer<typeof StepWork>;
@@ -46,8 +49,10 @@ export const StepResult = z.object({
   agent: AgentName,
   /** The `dispatchId` of the work this reports on. */
   dispatchId: DispatchId,
-  status: z.enum(["completed", "failed"]),
+  /** `awaiting_approval`: an LLM loop paused before gated calls; `pending` says which (and where its conversation is saved). */
+  status: z.enum(["completed", "failed", "awaiting_approval"]),
   output: z.unknown().optional(),
+  pending: z.object({ calls: z.array(ApprovalCall).min(1), checkpoint: z.string().max(512) }).optional(),
   toolCalls: z.array(ToolCallResult),
   error: ErrorInfo.optional(),
   attempt: z.number().int().positive(),

@@ -28,6 +28,7 @@ import {
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runBaton } from "../support/cli.ts";
 import { ROOT, startStack, type TestStack } from "../support/services.ts";
 
 // The audit ledger against a real nats-server: producers in several processes and connections,
@@ -357,24 +358,8 @@ describe.skipIf(!natsServerAvailable())("audit ledger: chainers, producers, tamp
 });
 
 /** Runs the baton CLI against `natsUrl`. */
-function cli(args: readonly string[], natsUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "cli", "src", "main.ts"), "--nats", natsUrl, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", NATS_URL: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: readonly string[], natsUrl: string): Promise<CliRun> {
+  return runBaton(args, { natsUrl });
 }
 
 describe.skipIf(!natsServerAvailable())("audit ledger: the supervisor's chainer and the CLI", () => {

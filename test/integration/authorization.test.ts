@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Role, roleUser, subjects } from "@baton/contracts";
-import { connectNats, natsServerAvailable, openKv } from "@baton/core";
+import { AuditTrail, parseViolation, readAudit, type StoredAuditRecord, watchViolations } from "@baton/audit";
+import { connectNats, deploymentUsers, natsServerAvailable, openKv } from "@baton/core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -213,9 +214,41 @@ describe.skipIf(!natsServerAvailable())("authorization on the bus", () => {
     expect(supervisor?.logs.some((l) => l.taskId === taskId && String(l.msg).includes("does not match its agent"))).toBe(true);
   });
 
-  it("logs every violation on the server, with the user's key and the subject", () => {
-    const log = readFileSync(join(stack.authDir ?? "", "..", "nats-server.log"), "utf8");
+  it("logs every violation on the server, with the user's key and the subject, and puts each on the audit ledger with the user's name", async () => {
+    const logFile = join(stack.authDir ?? "", "..", "nats-server.log");
+    const log = readFileSync(logFile, "utf8");
     expect(log).toMatch(/Publish Violation - .*Subject "\$JS\.API\.STREAM\.DELETE\.BATON_EVENTS"/);
+    // As `baton up` does: the log's violations go to the ledger, named from the deployment's credentials.
+    const trail = new AuditTrail(operator.js, { source: "operator", actor: "baton-stack" });
+    const watch = watchViolations({ logFile, trail, users: () => deploymentUsers(stack.authDir ?? "") });
+    await watch.stop();
+    const logged = log.split("\n").filter((l) => parseViolation(l) !== undefined).length;
+    expect(watch.recorded).toBe(logged);
+    expect(logged).toBeGreaterThan(5);
+    let records: StoredAuditRecord[] = [];
+    for (let i = 0; i < 40 && records.length < logged; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      records = (await readAudit(operator.js)).filter((r) => r.record?.kind === "permission_violation");
+    }
+    expect(records).toHaveLength(logged);
+    const details = records.map((r) => r.record?.details ?? {});
+    expect(details).toContainEqual(
+      expect.objectContaining({
+        what: "publish",
+        user: "agent-code",
+        subject: subjects.result("data", "t1", "s1"),
+        source: "nats-server log",
+      }),
+    );
+    expect(details).toContainEqual(
+      expect.objectContaining({ what: "publish", user: "client", subject: "$JS.API.STREAM.DELETE.BATON_EVENTS" }),
+    );
+    // The refused connections (anonymous, foreign credentials) are there too.
+    expect(details.filter((d) => d["what"] === "connect").map((d) => d["client"])).toEqual(["v3.4.0:nats.js", "v3.4.0:nats.js:foreign"]);
+    // No service of a healthy stack trips a permission: every other violation came from a test's attempt.
+    expect(details.filter((d) => d["what"] !== "connect" && !(typeof d["client"] === "string" && d["client"].includes(":test-")))).toEqual(
+      [],
+    );
   });
 
   it("writes a server config bound to loopback unless told otherwise", () => {

@@ -58,6 +58,8 @@ describe.skipIf(!natsServerAvailable())("the MCP agent as a service", () => {
     writeFileSync(configFile, JSON.stringify(config));
     stack = await startStack({ services: ["supervisor", "synthesizer", "code-agent"] });
     client = await connectClient(stack.nats.url);
+    // write_file and add_tool are `write` tools: they wait for a person; the test approves.
+    client.approveAll(() => true);
     agent = await startService(
       "mcp-agent",
       { ...stack.env, MCP_CONFIG: configFile, MCP_TEST_FILES: files },

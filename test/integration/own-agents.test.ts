@@ -65,6 +65,8 @@ describe.skipIf(!natsServerAvailable())(
       run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], agentDir);
       stack = await startStack({ services: ["supervisor", "synthesizer", "code-agent", "data-agent"] });
       client = await connectClient(stack.nats.url);
+      // The MCP agent's write_file waits for a person; the test approves.
+      client.approveAll(() => true);
       registry = await AgentRegistry.open(client.nc);
     }, INSTALL_TIMEOUT_MS + 60_000);
 

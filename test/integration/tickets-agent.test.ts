@@ -41,6 +41,8 @@ describe("tickets agent (real processes)", () => {
     ticketsEnv = { ...stack.env, TICKETS_DB_PATH: dbPath, NOTIFY_ALLOWED_ORIGINS: origin, WORK_ACK_WAIT_MS: "2000" };
     tickets = await startService("tickets-agent", ticketsEnv);
     client = await connectClient(stack.nats.url);
+    // The writes wait for a person by default; here the test approves them (see approvals.test.ts for the gates).
+    client.approveAll(() => true);
     db = new DatabaseSync(dbPath, { readOnly: true });
   });
   afterAll(async () => {

@@ -1,7 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isTrustedEvent, subjects, TaskCompleted, TaskEvent, TaskFailed, TaskRejected, type TaskSubmission } from "@baton/contracts";
-import { connectNats } from "@baton/core";
+import {
+  ApprovalDecision,
+  ApprovalRequest,
+  isTrustedEvent,
+  subjects,
+  TaskCompleted,
+  TaskEvent,
+  TaskFailed,
+  TaskRejected,
+  type TaskSubmission,
+} from "@baton/contracts";
+import { connectNats, publishMessage } from "@baton/core";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { credentialsFor, ROOT } from "./services.ts";
@@ -30,6 +40,17 @@ export interface TestClient {
   watch(taskId: string): TaskEvent[];
   /** Events seen by `watch` on a subject whose role may not speak for them (forgeries), with their subjects. */
   readonly untrusted: { subject: string; event: TaskEvent }[];
+  /** Approval requests seen so far (`approvals.requests.*`, subscribed at connect). */
+  readonly approvalRequests: ApprovalRequest[];
+  /** Waits for an approval request matching `predicate` (default 15 s). */
+  waitForApproval(predicate: (r: ApprovalRequest) => boolean, timeoutMs?: number): Promise<ApprovalRequest>;
+  /** Publishes a decision on `approvals.decisions.<id>` (operator credentials). */
+  decide(approvalId: string, decision: "approve" | "deny", options?: { approver?: string; comment?: string }): Promise<void>;
+  /**
+   * Approves every request (seen so far and to come) whose task `taskIds` accepts, as `approver`
+   * (default `test-approver`); returns a function that stops it.
+   */
+  approveAll(taskIds: (taskId: string) => boolean, approver?: string): () => void;
   close(): Promise<void>;
 }
 
@@ -51,6 +72,33 @@ export async function connectClient(url: string, credsFile?: string): Promise<Te
     },
   });
   subs.push(rejectedSub);
+  const approvalRequests: ApprovalRequest[] = [];
+  const approvalListeners = new Set<(r: ApprovalRequest) => void>();
+  subs.push(
+    nc.subscribe(subjects.approvalRequestsAll, {
+      callback: (_err, msg) => {
+        const request = ApprovalRequest.parse(msg.json());
+        approvalRequests.push(request);
+        for (const listener of approvalListeners) listener(request);
+      },
+    }),
+  );
+  const decide: TestClient["decide"] = async (approvalId, decision, options = {}) => {
+    await publishMessage(
+      js,
+      subjects.approvalDecision(approvalId),
+      ApprovalDecision,
+      {
+        schemaVersion: 1,
+        approvalId,
+        decision,
+        approver: options.approver ?? "test-approver",
+        ...(options.comment ? { comment: options.comment } : {}),
+        decidedAt: new Date().toISOString(),
+      },
+      { template: "approvals.decisions.{approvalId}" },
+    );
+  };
   const outcomes = new Map<string, Promise<unknown>>();
   const ensureOutcome = (taskId: string) => {
     let p = outcomes.get(taskId);
@@ -74,6 +122,31 @@ export async function connectClient(url: string, credsFile?: string): Promise<Te
     js,
     rejections,
     untrusted,
+    approvalRequests,
+    async waitForApproval(predicate, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const found = approvalRequests.find(predicate);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no matching approval request within ${timeoutMs} ms; saw ${approvalRequests.map((r) => r.approvalId).join(", ")}`);
+    },
+    decide,
+    approveAll(taskIds, approver = "test-approver") {
+      const done = new Set<string>();
+      const approve = (r: ApprovalRequest) => {
+        if (!taskIds(r.taskId) || done.has(r.approvalId)) return;
+        done.add(r.approvalId);
+        // A lost decision shows as the test's task waiting for its outcome; the reason goes to stderr.
+        decide(r.approvalId, "approve", { approver }).catch((error: unknown) =>
+          console.error(`approveAll: no decision for ${r.approvalId}`, error),
+        );
+      };
+      for (const r of approvalRequests) approve(r);
+      approvalListeners.add(approve);
+      return () => approvalListeners.delete(approve);
+    },
     async submitRaw(data) {
       await js.publish(subjects.submit, data);
     },

@@ -224,7 +224,6 @@ describe("tickets agent configuration", () => {
     expect(AllowedOrigins.safeParse("https://user:pw@hooks.example.com").success).toBe(false);
     expect(TicketsAgentEnv.parse({})).toEqual({
       TICKETS_DB_SCHEMA: "public",
-      TICKETS_DB_PATH: ".baton/tickets.db",
       NOTIFY_ALLOWED_ORIGINS: [],
       TICKETS_WRITE_DELAY_MS: 0,
     });

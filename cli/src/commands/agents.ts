@@ -4,6 +4,7 @@ import { CliError } from "../cli-error.ts";
 import { openConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
 import { oneLine } from "../format.ts";
+import { operatorTrail } from "../operator.ts";
 import type { CommandContext } from "./context.ts";
 
 async function withRegistry<T>(ctx: CommandContext, use: (registry: AgentRegistry) => Promise<T> | T): Promise<T> {
@@ -102,6 +103,7 @@ export async function agentsRemoveCommand(ctx: CommandContext, name: string, fla
     const entry = await kv.get(name);
     if (!entry || entry.operation !== "PUT") throw new CliError(`no agent "${name}" is registered`, EXIT.notFound);
     await kv.delete(name);
+    await operatorTrail(conn).publish({ kind: "agent_removed", agent: name, details: {} });
     if (ctx.output.json) ctx.output.jsonLine({ kind: "agent_removed", agent: name });
     else ctx.output.out(`agent ${name} removed (a replica still running registers it again within 5 s)`);
     return EXIT.ok;

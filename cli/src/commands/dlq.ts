@@ -3,6 +3,7 @@ import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { CliError, natsError } from "../cli-error.ts";
 import { type CliConnection, openConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
+import { operatorTrail } from "../operator.ts";
 import type { CommandContext } from "./context.ts";
 
 /** One message of BATON_DLQ. `record` is undefined when its `Baton-Dlq-*` headers are missing or invalid. */
@@ -104,6 +105,12 @@ export async function dlqReplayCommand(ctx: CommandContext, seq: number | undefi
       }
       const ack = await conn.js.publish(record.subject, entry.data, { headers, msgID: `replay-${entry.seq}-${Date.now()}` });
       await conn.jsm.streams.deleteMessage(DLQ_STREAM.name, entry.seq, false);
+      await operatorTrail(conn).publish({
+        kind: "dlq_replay",
+        ...(record.taskId ? { taskId: record.taskId } : {}),
+        ...(record.stepId ? { stepId: record.stepId } : {}),
+        details: { dlqSeq: entry.seq, subject: record.subject, stream: ack.stream, streamSeq: ack.seq },
+      });
       if (output.json)
         output.jsonLine({ kind: "replayed", seq: entry.seq, subject: record.subject, stream: ack.stream, streamSeq: ack.seq });
       else output.out(`replayed #${entry.seq} → ${record.subject} (${ack.stream} #${ack.seq})`);
@@ -125,6 +132,7 @@ export async function dlqPurgeCommand(ctx: CommandContext, flags: { yes?: boolea
       throw new CliError(`refusing to delete ${count} dead letter(s) without --yes (baton dlq purge --yes)`, EXIT.invalid);
     }
     const { purged } = await conn.jsm.streams.purge(DLQ_STREAM.name);
+    await operatorTrail(conn).publish({ kind: "dlq_purge", details: { count: purged } });
     if (ctx.output.json) ctx.output.jsonLine({ kind: "purged", purged });
     else ctx.output.out(`purged ${purged} dead letter(s) from ${DLQ_STREAM.name}`);
     return EXIT.ok;

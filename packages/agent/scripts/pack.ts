@@ -20,7 +20,7 @@ const out = join(pkgDir, "dist");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 
 /** The workspace packages compiled into the SDK (their folders), besides packages/agent itself. */
-const BUNDLED = ["contracts", "packages/core", "packages/tools", "packages/llm", "packages/mcp"];
+const BUNDLED = ["contracts", "packages/core", "packages/tools", "packages/llm", "packages/mcp", "packages/audit"];
 /** Installed by the user's project next to the SDK (one copy of zod for their schemas and ours). */
 const PEERS = new Set(["zod"]);
 /** Loaded by name at run time, not imported: pino's pretty transport (LOG_PRETTY=true). */

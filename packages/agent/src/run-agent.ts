@@ -115,7 +115,9 @@ function checkCredentials(file: string, agent: string): void {
   }
   const expected = roleUser({ kind: "agent", agent });
   if (user !== expected) {
-    throw new ConfigError(`NATS_CREDS=${file} holds the credentials of "${user}", but this agent needs "${expected}" (baton auth creds agent ${agent})`);
+    throw new ConfigError(
+      `NATS_CREDS=${file} holds the credentials of "${user}", but this agent needs "${expected}" (baton auth creds agent ${agent})`,
+    );
   }
 }
 

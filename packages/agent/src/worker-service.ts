@@ -1,4 +1,17 @@
-import { DispatchId, type ErrorInfo, StepId, StepResult, StepWork, subjects, TaskId, type Usage, workConsumer } from "@baton/contracts";
+import {
+  type ApprovalCall,
+  DispatchId,
+  type ErrorInfo,
+  KV_BUCKETS,
+  StepId,
+  StepResult,
+  StepWork,
+  subjects,
+  TaskId,
+  type Usage,
+  workConsumer,
+} from "@baton/contracts";
+import { AuditEnv, AuditTrail, auditId } from "@baton/audit";
 import {
   backoffDelayMs,
   BudgetLedgers,
@@ -7,22 +20,26 @@ import {
   ensureConsumer,
   hasBudget,
   KvEffectLedger,
+  loadConfig,
   type Logger,
+  openKv,
   publishMessage,
   publishTaskEvent,
+  redactErrorInfo,
   RetryLaterError,
   type ServiceContext,
   TaskStore,
 } from "@baton/core";
 import { createChatProvider, type LlmSetup } from "@baton/llm";
-import { ToolBreakers, type ToolRegistry } from "@baton/tools";
+import { type ExecuteOptions, ToolBreakers, type ToolRegistry } from "@baton/tools";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { trace } from "@opentelemetry/api";
 import type { WorkerEnv } from "./config.ts";
 import { AgentPresence } from "./presence.ts";
 import { TaskAborts } from "./task-aborts.ts";
-import { runAgentLoop } from "./agent-loop/index.ts";
+import { LoopCheckpoint, type PendingApproval, runAgentLoop } from "./agent-loop/index.ts";
+import { checkExplicitApprovals } from "./approvals.ts";
 import { runStepToolCalls, type StepRun } from "./run-step.ts";
 
 /** Options of {@link runWorkerService}. */
@@ -56,12 +73,14 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const effects = await KvEffectLedger.open(service.nc, service.instanceId);
   const tasks = await TaskStore.open(service.nc);
   const aborts = new TaskAborts(service);
+  const audit = AuditTrail.forService(service, `agent.${agent}`, { includeArgs: loadConfig(AuditEnv).AUDIT_INCLUDE_ARGS });
+  const checkpoints = await openKv(service.nc, KV_BUCKETS.checkpoints);
   const breakers = new ToolBreakers({
     threshold: env.TOOL_BREAKER_THRESHOLD,
     halfOpenAfterMs: env.TOOL_BREAKER_HALF_OPEN_MS,
     onStateChange: (tool, state) => service.logger.warn({ tool, circuit: state }, `circuit of ${tool} is ${state}`),
   });
-  const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts };
+  const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts, audit, checkpoints };
   const loop = new ConsumerLoop(
     service.js,
     { spec, concurrency: env.WORKER_CONCURRENCY, template: `work.${agent}.{taskId}.{stepId}`, logger: service.logger },
@@ -77,8 +96,11 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
     inFlight: () => loop.inFlight,
   });
   loop.start();
+  auditRegistration(audit, agent, options.version, registry);
+  registry.onChange(() => auditRegistration(audit, agent, options.version, registry));
   // Shutdown steps run last-registered first: stop pulling and finish in-flight steps, then
-  // deregister the replica.
+  // deregister the replica and send the audit entries still in flight.
+  service.onShutdown(() => audit.flush());
   service.onShutdown(() => presence.stop());
   service.onShutdown((graceMs) => loop.stop(graceMs));
   service.onShutdown(async () => aborts.close());
@@ -104,6 +126,20 @@ interface StepRunner {
   readonly breakers: ToolBreakers;
   readonly tasks: TaskStore;
   readonly aborts: TaskAborts;
+  readonly audit: AuditTrail;
+  /** The bucket `baton_checkpoints`: conversations of LLM loops paused for approval. */
+  readonly checkpoints: Awaited<ReturnType<typeof openKv>>;
+}
+
+/** Audits the agent's card as this replica registers it: version and tools with risk tiers (one entry per distinct card). */
+function auditRegistration(audit: AuditTrail, agent: string, version: string, registry: ToolRegistry): void {
+  const tools = registry.cards().map((c) => ({ name: c.name, riskTier: c.riskTier, idempotent: c.idempotent }));
+  audit.record({
+    id: auditId("agent_registered", agent, version, JSON.stringify(tools)),
+    kind: "agent_registered",
+    agent,
+    details: { version, tools },
+  });
 }
 
 async function handleWork(
@@ -147,7 +183,7 @@ async function handleWork(
   // A compensation runs after the task failed: the abort broadcast of that failure must not stop it.
   const aborted = compensation ? { signal: new AbortController().signal, release() {} } : runner.aborts.register(work.taskId);
   const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const run = await runStep(work, runner, options, signal, overBudget).finally(() => aborted.release());
+  const run = await runStep(work, runner, options, signal, overBudget, service.instanceId).finally(() => aborted.release());
   if (aborted.signal.aborted) {
     log.info("step aborted: its task was cancelled or timed out");
     return undefined;
@@ -155,6 +191,10 @@ async function handleWork(
   if (shutdownSignal.aborted) {
     // Shutdown's grace ran out mid-step: the loop has handed the message back; report nothing.
     throw new RetryLaterError(0, { code: "INTERNAL", message: "worker shutting down" });
+  }
+  if (run.status === "awaiting_approval") {
+    await reportPaused(service, runner, work, agent, run, startedAt, log);
+    return undefined;
   }
   if (run.status === "failed" && run.error?.retryable) await retryOrGiveUp(service, work, run.error, msg, options, log);
   const finishedAt = new Date();
@@ -188,12 +228,25 @@ async function handleWork(
       service.js,
       run.status === "completed"
         ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
-        : { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, error: run.error as ErrorInfo },
+        : {
+            type: "step.failed",
+            taskId: work.taskId,
+            stepId: work.stepId,
+            agent,
+            durationMs,
+            error: redactErrorInfo(run.error as ErrorInfo),
+          },
       log,
       { agent },
     );
   }
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
+  if (work.approval?.checkpoint) {
+    // The resumed conversation is done with: its checkpoint goes (else it expires after 7 days).
+    await runner.checkpoints
+      .delete(work.approval.checkpoint)
+      .catch((error: unknown) => log.warn({ err: error }, "could not delete a used checkpoint"));
+  }
   // A failure that retrying cannot fix is reported above, then terminated (not redelivered).
   return run.status === "failed" && !run.error?.retryable ? "term" : undefined;
 }
@@ -239,13 +292,23 @@ async function retryOrGiveUp(
  * Runs a step: refused when the task is over budget (the ledger is shared by every service);
  * explicit tool calls when the plan gave them; otherwise the agent loop with the worker model.
  */
+type RunOutcome =
+  | (StepRun & { usage?: Usage })
+  | {
+      readonly status: "awaiting_approval";
+      readonly toolCalls: StepRun["toolCalls"];
+      readonly usage: Usage;
+      readonly pending: PendingApproval;
+    };
+
 async function runStep(
   work: StepWork,
   runner: StepRunner,
   options: WorkerServiceOptions,
   signal: AbortSignal,
   overBudget: string | undefined,
-): Promise<StepRun & { usage?: Usage }> {
+  instanceId: string,
+): Promise<RunOutcome> {
   const { agent, env } = options;
   if (work.agent !== agent) {
     return {
@@ -261,13 +324,34 @@ async function runStep(
       error: { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false },
     };
   }
-  if (work.toolCalls.length > 0 || !runner.llm)
+  const onCall = auditToolCalls(runner.audit, work, agent, instanceId);
+  if (work.toolCalls.length > 0 || !runner.llm) {
+    const refused = checkExplicitApprovals(work);
+    if (refused) return { status: "failed", toolCalls: [], error: refused };
     return runStepToolCalls(work, runner.registry, signal, {
       maxOutputBytes: env.MAX_TOOL_OUTPUT_BYTES,
       recordArgs: env.LOG_PAYLOADS,
       effects: runner.effects,
       breakers: runner.breakers,
+      onCall,
     });
+  }
+  let resume: LoopCheckpoint | undefined;
+  if (work.approval?.checkpoint) {
+    const entry = await runner.checkpoints.get(work.approval.checkpoint);
+    if (!entry || entry.operation !== "PUT") {
+      return {
+        status: "failed",
+        toolCalls: [],
+        error: {
+          code: "VALIDATION_FAILED",
+          message: `the paused conversation ${work.approval.checkpoint} is gone (checkpoints are kept 7 days): the step cannot resume`,
+          retryable: false,
+        },
+      };
+    }
+    resume = entry.json<LoopCheckpoint>();
+  }
   return runAgentLoop({
     provider: runner.llm.provider,
     model: runner.llm.models.worker,
@@ -279,6 +363,10 @@ async function runStep(
     recordToolArgs: env.LOG_PAYLOADS,
     effects: runner.effects,
     breakers: runner.breakers,
+    onToolCall: onCall,
+    ...(work.approval
+      ? { approval: { gated: work.approval.gated, decisions: work.approval.decisions, ...(resume ? { resume } : {}) } }
+      : {}),
     limits: {
       maxTurns: env.AGENT_MAX_TURNS,
       maxStepTokens: env.STEP_MAX_TOKENS,
@@ -288,6 +376,105 @@ async function runStep(
       maxOutputTokens: runner.llm.maxOutputTokens,
     },
   });
+}
+
+/**
+ * Audits each tool call of a step as it ends (`tool_call`, on `audit.in.agent.<agent>`): one
+ * entry per call run by this dispatch, its id derived from the dispatch and the call's place.
+ */
+function auditToolCalls(audit: AuditTrail, work: StepWork, agent: string, worker: string): NonNullable<ExecuteOptions["onCall"]> {
+  let n = 0;
+  return (observed) => {
+    n += 1;
+    const { result } = observed;
+    audit.recordToolCall({
+      id: auditId("tool_call", work.dispatchId, String(work.attempt), String(n)),
+      taskId: work.taskId,
+      stepId: work.stepId,
+      agent,
+      tool: result.tool,
+      riskTier: observed.riskTier ?? "external",
+      worker,
+      args: result.args,
+      ...(observed.effectId ? { effectId: observed.effectId } : {}),
+      status: result.ok ? (result.replayed ? "replayed" : "ok") : "error",
+      ...(result.ok ? {} : { code: result.error.code }),
+      durationMs: result.durationMs,
+    });
+  };
+}
+
+/**
+ * An LLM loop paused before gated calls: its conversation is saved in `baton_checkpoints` under
+ * `<agent>.<taskId>.<stepId>.<dispatchId>`, and a result `awaiting_approval` naming the calls
+ * (and that key) goes to the supervisor, which asks a person. The work is then acked: nothing
+ * holds a worker while the person decides.
+ */
+async function reportPaused(
+  service: ServiceContext,
+  runner: StepRunner,
+  work: StepWork,
+  agent: string,
+  run: Extract<RunOutcome, { status: "awaiting_approval" }>,
+  startedAt: Date,
+  log: Logger,
+): Promise<void> {
+  const key = `${agent}.${work.taskId}.${work.stepId}.${work.dispatchId}`;
+  const saved = JSON.stringify(run.pending.checkpoint);
+  // A KV value is one message: it must fit the server's max_payload (headers and key aside).
+  const limit = (service.nc.info?.max_payload ?? 1_048_576) - 4_096;
+  const bytes = Buffer.byteLength(saved);
+  if (bytes > limit) {
+    const error: ErrorInfo = {
+      code: "STEP_FAILED",
+      message: `the conversation to save while waiting for approval is ${bytes} bytes; the server takes at most ${limit} (max_payload): lower MAX_TOOL_OUTPUT_BYTES or raise max_payload`,
+      retryable: false,
+    };
+    log.error({ bytes, limit }, "checkpoint too large: step failed");
+    const now = new Date();
+    await publishResult(service, {
+      taskId: work.taskId,
+      stepId: work.stepId,
+      agent,
+      dispatchId: work.dispatchId,
+      status: "failed",
+      toolCalls: run.toolCalls,
+      error,
+      attempt: work.attempt,
+      worker: service.instanceId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now.toISOString(),
+      durationMs: now.getTime() - startedAt.getTime(),
+      usage: run.usage,
+    });
+    return;
+  }
+  await runner.checkpoints.put(key, saved);
+  const calls: ApprovalCall[] = run.pending.calls.map((c) => ({
+    tool: c.tool,
+    args: c.args,
+    argsHash: c.argsHash,
+    riskTier: runner.registry.get(c.tool)?.riskTier ?? "external",
+    ...(c.provenance ? { provenance: [...c.provenance] } : {}),
+  }));
+  const finishedAt = new Date();
+  await publishResult(service, {
+    kind: work.kind,
+    taskId: work.taskId,
+    stepId: work.stepId,
+    agent,
+    dispatchId: work.dispatchId,
+    status: "awaiting_approval",
+    pending: { calls, checkpoint: key },
+    toolCalls: run.toolCalls,
+    attempt: work.attempt,
+    worker: service.instanceId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    usage: run.usage,
+  });
+  log.info({ tools: calls.map((c) => c.tool), checkpoint: key }, "step paused for approval");
 }
 
 /**
@@ -339,11 +526,18 @@ function readJsonObject(data: Uint8Array): Record<string, unknown> | undefined {
  * receive the work can take that id first.
  */
 async function publishResult(service: ServiceContext, result: Omit<z.input<typeof StepResult>, "schemaVersion">): Promise<void> {
+  // Error messages can quote what a tool or a provider said, credentials included: they leave
+  // the worker cleared of them (its own BatonErrors are already).
+  const cleared = {
+    ...result,
+    ...(result.error ? { error: redactErrorInfo(result.error) } : {}),
+    toolCalls: result.toolCalls.map((c) => (c.ok ? c : { ...c, error: redactErrorInfo(c.error) })),
+  };
   await publishMessage(
     service.js,
     subjects.result(result.agent, result.taskId, result.stepId),
     StepResult,
-    { schemaVersion: 1, ...result },
+    { schemaVersion: 1, ...cleared },
     {
       msgId: `result-${result.dispatchId}`,
       template: "results.{agent}.{taskId}.{stepId}",

@@ -18,6 +18,7 @@ import {
   injectTraceHeaders,
   isWrongSequence,
   type Logger,
+  redact,
   type ServiceContext,
   sleep,
   TransientError,
@@ -27,7 +28,6 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { buildRecord, type ChainLink } from "./chain.ts";
 import { canonicalJson } from "./canonical.ts";
 import { readStream } from "./read.ts";
-import { redact } from "./redact.ts";
 
 /** The chain's last record as the chainer knows it; `seq` is the stream's last sequence (the expected one for the next append). */
 interface Head {

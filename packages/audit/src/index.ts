@@ -26,7 +26,7 @@ export {
   type VerifyAuditOptions,
   verifyAudit,
 } from "./read.ts";
-export { isSecretKey, REDACTED, redact, redactString } from "./redact.ts";
+export { isSecretKey, REDACTED, redact, redactString } from "@baton/core";
 export {
   type AuditInput,
   type AuditPublished,
@@ -36,3 +36,4 @@ export {
   type ToolCallInput,
   toolCallDetails,
 } from "./trail.ts";
+export { type LoggedViolation, parseViolation, type ViolationWatch, type ViolationWatchOptions, watchViolations } from "./violations.ts";

@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { AuditEntry, type AuditKind, type AuditSource, auditSubjects, type RiskTier, type ToolCallAuditDetails } from "@baton/contracts";
-import { type Logger, publishMessage, type ServiceContext } from "@baton/core";
+import { type Logger, publishMessage, redact, type ServiceContext } from "@baton/core";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { argsSha256 } from "./canonical.ts";
-import { redact } from "./redact.ts";
 
 /**
  * A deterministic entry id (a UUID, version 8 of RFC 9562) derived from `parts` by SHA-256: the

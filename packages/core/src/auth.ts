@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Role, roleUser, rolePermissions } from "@baton/contracts";
 import {
@@ -148,9 +148,34 @@ export function natsServerAuthConfig(deployment: BatonDeployment): string {
 
 /** The user name inside a `.creds` text (its JWT's `name`), e.g. `agent-geo`. @throws Error when it holds no user JWT. */
 export function credentialsUser(creds: string): string {
+  return credentialsIdentity(creds).name;
+}
+
+/**
+ * Who a `.creds` text is: the user name (its JWT's `name`) and public NKey (`sub`, the `U…` key
+ * nats-server logs). @throws Error when it holds no user JWT, or one without a name.
+ */
+export function credentialsIdentity(creds: string): { readonly name: string; readonly publicKey: string } {
   const jwt = /-----BEGIN NATS USER JWT-----\s*([^\s-][^\s]*)\s*------END NATS USER JWT------/.exec(creds)?.[1];
   if (!jwt) throw new Error("not a NATS credentials file: no user JWT in it");
-  const name = decode<unknown>(jwt).name;
-  if (!name) throw new Error("the user JWT in the credentials has no name");
-  return name;
+  const claims = decode<unknown>(jwt);
+  if (!claims.name) throw new Error("the user JWT in the credentials has no name");
+  return { name: claims.name, publicKey: claims.sub };
+}
+
+/** The users of a deployment's credentials (`<dir>/creds/*.creds`), by public NKey. Unreadable files are skipped. */
+export function deploymentUsers(dir: string): Map<string, string> {
+  const users = new Map<string, string>();
+  const credsDir = join(dir, "creds");
+  if (!existsSync(credsDir)) return users;
+  for (const file of readdirSync(credsDir)) {
+    if (!file.endsWith(".creds")) continue;
+    try {
+      const { name, publicKey } = credentialsIdentity(readFileSync(join(credsDir, file), "utf8"));
+      users.set(publicKey, name);
+    } catch {
+      // Not credentials (a stray file in the folder): nothing to learn from it.
+    }
+  }
+  return users;
 }

@@ -1,3 +1,4 @@
+import { redactString } from "./redact.ts";
 import type { ErrorCode, ErrorInfo, FieldIssue } from "@baton/contracts";
 
 /**
@@ -11,8 +12,9 @@ export class BatonError extends Error {
   readonly retryable: boolean;
   readonly issues: FieldIssue[] | undefined;
 
+  /** `message` is kept with credentials replaced (see `redactString`): errors travel on the bus and into logs. */
   constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown; issues?: FieldIssue[] } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactString(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.issues = options.issues;
@@ -60,11 +62,23 @@ export class ConfigError extends Error {
   readonly retryable = false;
 }
 
-/** Converts anything thrown into bus error info (unknown errors become retryable INTERNAL). */
+/**
+ * Converts anything thrown into bus error info (unknown errors become retryable INTERNAL), its
+ * message with credentials replaced (see `redactString`).
+ */
 export function toErrorInfo(error: unknown): ErrorInfo {
   if (error instanceof BatonError) return error.toInfo();
   const message = error instanceof Error ? error.message : String(error);
-  return { code: "INTERNAL", message, retryable: true };
+  return { code: "INTERNAL", message: redactString(message), retryable: true };
+}
+
+/** `info` with its message (and its issues' messages) cleared of credentials (see `redactString`). */
+export function redactErrorInfo<T extends Pick<ErrorInfo, "message" | "issues">>(info: T): T {
+  return {
+    ...info,
+    message: redactString(info.message),
+    ...(info.issues ? { issues: info.issues.map((i) => ({ ...i, message: redactString(i.message) })) } : {}),
+  };
 }
 
 /** Whether retrying the operation that threw `error` may succeed (unknown errors: yes). */

@@ -7,7 +7,17 @@ export { backoffDelayMs, sleep } from "./backoff.ts";
 export { type Decoded, decodeJson, encodeJson } from "./codec.ts";
 export { BaseServiceEnv, envBoolean, envPositiveInt, loadConfig } from "./config.ts";
 export { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from "./consumer-loop.ts";
-export { BatonError, ConfigError, isRetryable, RetryLaterError, toErrorInfo, TransientError, ValidationError } from "./errors.ts";
+export {
+  BatonError,
+  ConfigError,
+  isRetryable,
+  redactErrorInfo,
+  RetryLaterError,
+  toErrorInfo,
+  TransientError,
+  ValidationError,
+} from "./errors.ts";
+export { isSecretKey, REDACTED, redact, redactString } from "./redact.ts";
 export { publishTaskEvent, type TaskEventInput, type TaskEventOptions } from "./events.ts";
 export {
   freePort,
@@ -20,7 +30,9 @@ export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export { type ConnectOptions, connectNats, type NatsConnection } from "./nats.ts";
 export {
   type BatonDeployment,
+  credentialsIdentity,
   credentialsUser,
+  deploymentUsers,
   ensureDeployment,
   mintCredentials,
   natsServerAuthConfig,

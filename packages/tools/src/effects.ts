@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { argsHash, canonicalJson, sha256Hex } from "@baton/contracts";
 
 /** Identifies one side effect: the same task, step, tool and arguments are the same effect. */
 export interface EffectKey {
@@ -51,29 +51,7 @@ export interface EffectLedger {
  * JSON (object keys sorted), so the same call hashes the same in every process.
  */
 export function effectId(key: EffectKey): string {
-  return createHash("sha256")
-    .update(JSON.stringify([key.taskId, key.stepId, key.tool, canonical(key.args)]))
-    .digest("hex");
+  return sha256Hex(canonicalJson([key.taskId, key.stepId, key.tool, key.args]));
 }
 
-/**
- * SHA-256 (hex) of a call's arguments as canonical JSON (object keys sorted): what an approval
- * is for — exactly these arguments, whatever their key order.
- */
-export function argsHash(args: Record<string, unknown>): string {
-  return createHash("sha256")
-    .update(JSON.stringify(canonical(args)))
-    .digest("hex");
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
-}
+export { argsHash };

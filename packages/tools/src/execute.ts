@@ -1,4 +1,4 @@
-import type { ErrorInfo, ToolCallResult, ToolCallSpec } from "@baton/contracts";
+import type { ErrorInfo, RiskTier, ToolCallResult, ToolCallSpec } from "@baton/contracts";
 import { BatonError } from "@baton/core";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { TaskCancelledError, TimeoutStrategy, timeout } from "cockatiel";
@@ -20,6 +20,22 @@ export interface ExecuteOptions {
   readonly effects?: EffectLedger;
   /** Per-tool circuit breakers shared by the process; without them no breaker is used. */
   readonly breakers?: ToolBreakers;
+  /**
+   * Called once per call as it ends (whatever its result), e.g. to audit it. Runs synchronously
+   * before `executeToolCall` resolves; it must not throw.
+   */
+  readonly onCall?: (observed: ObservedToolCall) => void;
+}
+
+/** A finished call as {@link ExecuteOptions.onCall} sees it. */
+export interface ObservedToolCall {
+  readonly taskId: string;
+  readonly stepId: string;
+  readonly result: ToolCallResult;
+  /** The tool's risk tier; absent for an unknown tool. */
+  readonly riskTier?: RiskTier;
+  /** The effect id (idempotency key) of a call of a non-idempotent tool. */
+  readonly effectId?: string;
 }
 
 const tracer = trace.getTracer("@baton/tools");
@@ -49,8 +65,23 @@ export async function executeToolCall(
   options: ExecuteOptions = {},
 ): Promise<ToolCallResult> {
   const breakers = options.breakers;
-  if (breakers && registry.get(call.tool)) return breakers.run(call.tool, call.args, () => executeOnce(registry, call, ctx, options));
-  return executeOnce(registry, call, ctx, options);
+  const result =
+    breakers && registry.get(call.tool)
+      ? await breakers.run(call.tool, call.args, () => executeOnce(registry, call, ctx, options))
+      : await executeOnce(registry, call, ctx, options);
+  if (options.onCall) {
+    const tool = registry.get(call.tool);
+    options.onCall({
+      taskId: ctx.taskId,
+      stepId: ctx.stepId,
+      result,
+      ...(tool ? { riskTier: tool.riskTier } : {}),
+      ...(tool && !tool.idempotent
+        ? { effectId: effectId({ taskId: ctx.taskId, stepId: ctx.stepId, tool: tool.name, args: call.args }) }
+        : {}),
+    });
+  }
+  return result;
 }
 
 async function executeOnce(registry: ToolRegistry, call: ToolCallSpec, ctx: ToolContext, options: ExecuteOptions): Promise<ToolCallResult> {

@@ -1,7 +1,7 @@
 /** @baton/tools — the tool kit: tool definitions, registries and the tool-call executor. */
 export { type ToolBreakerOptions, ToolBreakers } from "./breakers.ts";
 export { type EffectKey, type EffectLedger, effectId, argsHash } from "./effects.ts";
-export { type ExecuteOptions, executeToolCall } from "./execute.ts";
+export { type ExecuteOptions, executeToolCall, type ObservedToolCall } from "./execute.ts";
 export { type ToolDescription, ToolRegistry } from "./registry.ts";
 export {
   type ArgsCheck,

@@ -1,3 +1,4 @@
+import { ApprovalPolicy, DEFAULT_APPROVAL_POLICY } from "@baton/contracts";
 import { BaseServiceEnv, envPositiveInt } from "@baton/core";
 import { LlmEnv } from "@baton/llm";
 import { z } from "zod";
@@ -14,6 +15,10 @@ import { z } from "zod";
  * - `MONGODB_URI`: the memory store in MongoDB; unset = JetStream KV.
  * - `DISPATCH_STALE_MS`: a step dispatched this long ago whose work and result are both missing
  *   from their streams (lost by a killed nats-server) is dispatched again; default 15,000 ms.
+ * - `APPROVAL_POLICY_JSON`: which tool calls wait for a person, as JSON ({@link ApprovalPolicy});
+ *   default `{"tiers":["write","external"]}`.
+ * - `APPROVAL_TIMEOUT_MS`: how long an approval waits for a decision before it counts as a
+ *   denial; default 3,600,000 ms (1 h). Waiting time does not count against a task's deadline.
  */
 export const SupervisorEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   SUPERVISOR_CONCURRENCY: envPositiveInt.max(256).default(8),
@@ -26,5 +31,23 @@ export const SupervisorEnv = BaseServiceEnv.extend(LlmEnv.shape).extend({
   PLANNER_MEMORY_TOP_K: z.coerce.number().int().min(0).max(20).default(3),
   MONGODB_URI: z.string().min(1).optional(),
   DISPATCH_STALE_MS: envPositiveInt.min(1_000).default(15_000),
+  APPROVAL_POLICY_JSON: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === "") return DEFAULT_APPROVAL_POLICY;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+      const parsed = ApprovalPolicy.safeParse(raw);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+      return z.NEVER;
+    }),
+  APPROVAL_TIMEOUT_MS: envPositiveInt.default(3_600_000),
 });
 export type SupervisorEnv = z.infer<typeof SupervisorEnv>;

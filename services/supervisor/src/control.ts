@@ -1,57 +1,85 @@
-import { type ErrorInfo, KV_BUCKETS, subjects, TaskCancel } from "@baton/contracts";
+import { type ErrorInfo, KV_BUCKETS, subjects, TaskCancel, type TaskState } from "@baton/contracts";
+import { auditId } from "@baton/audit";
 import { contextFromCarrier, decodeJson, type Logger, openKv, type ServiceContext, type TaskStore } from "@baton/core";
 import { context } from "@opentelemetry/api";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DispatchWatchdog } from "./dispatch-watchdog.ts";
-import { applyEffects } from "./effects.ts";
-import { failTask } from "./task-machine.ts";
+import type { TaskEffects } from "./effects.ts";
+import { awaitsApproval, failTask, timeOutTask, type Transition } from "./task-machine.ts";
+
+/** What ending tasks needs: the service, task state and the effects of a transition. */
+export interface TaskControl {
+  readonly service: ServiceContext;
+  readonly store: TaskStore;
+  readonly effects: TaskEffects;
+}
 
 /**
- * Ends a running task with `error` (compare-and-set, so of several replicas or a cancel racing a
+ * Ends a running task by `end` (compare-and-set, so of several replicas or a cancel racing a
  * deadline exactly one wins), publishes its failure outcome and broadcasts the abort on
  * `baton.control.abort.<taskId>` so workers stop its in-flight steps.
- * @returns false when the task is unknown or already finished.
+ * @returns the transition, or undefined when `end` changed nothing (unknown or finished task, …).
  */
-export async function endTask(service: ServiceContext, store: TaskStore, taskId: string, error: ErrorInfo, log: Logger): Promise<boolean> {
-  const transition = await store.update(taskId, (state) => failTask(state, error, new Date()));
-  if (!transition) return false;
+export async function endTask(
+  ctl: TaskControl,
+  taskId: string,
+  end: (state: TaskState, now: Date) => Transition | undefined,
+  log: Logger,
+): Promise<Transition | undefined> {
+  const transition = await ctl.store.update(taskId, (state) => end(state, new Date()));
+  if (!transition) return undefined;
   // Not inside any message's span (a timer or a cancel): join the task's own trace.
-  await context.with(contextFromCarrier(transition.state), () => applyEffects(service.js, transition, log));
-  service.nc.publish(subjects.abort(taskId), JSON.stringify({ taskId, code: error.code }));
-  log.warn({ code: error.code }, `task ended: ${error.message}`);
-  return true;
+  await context.with(contextFromCarrier(transition.state), () => ctl.effects.apply(transition, log));
+  const error = transition.state.error;
+  ctl.service.nc.publish(subjects.abort(taskId), JSON.stringify({ taskId, code: error?.code }));
+  log.warn({ code: error?.code }, `task ended: ${error?.message}`);
+  return transition;
 }
 
 /** Handles one message from `tasks.cancel`. An invalid or late cancellation is logged and acked. */
-export async function handleCancel(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<void> {
+export async function handleCancel(ctl: TaskControl, msg: JsMsg): Promise<void> {
   const decoded = decodeJson(msg.data, TaskCancel);
   if (!decoded.ok) {
-    service.logger.warn({ error: decoded.error }, "invalid cancellation ignored");
+    ctl.service.logger.warn({ error: decoded.error }, "invalid cancellation ignored");
     return;
   }
   const { taskId, reason } = decoded.value;
-  const log = service.logger.child({ taskId });
+  const log = ctl.service.logger.child({ taskId });
   const error: ErrorInfo = { code: "CANCELLED", message: `cancelled${reason ? `: ${reason}` : ""}`, retryable: false };
-  if (!(await endTask(service, store, taskId, error, log))) log.info("cancellation of an unknown or finished task ignored");
+  if (!(await endTask(ctl, taskId, (state, now) => failTask(state, error, now), log))) {
+    log.info("cancellation of an unknown or finished task ignored");
+    return;
+  }
+  ctl.effects.audit.record({
+    id: auditId("cancellation", taskId),
+    kind: "cancellation",
+    taskId,
+    details: { ...(reason ? { reason } : {}), stream: msg.info.stream, seq: msg.seq },
+  });
 }
 
 /**
- * Fails tasks whose deadline (`deadlineAt`, from the submission's `timeoutMs` or TASK_TIMEOUT_MS)
- * passes with `TASK_TIMEOUT`. One timer per running task this replica has seen; at start every
- * running task in KV is armed, so a restarted supervisor keeps enforcing them.
+ * Fails tasks whose deadline (`deadlineAt`, from the submission's `timeoutMs` or TASK_TIMEOUT_MS,
+ * moved on by time spent waiting for approvals) passes with `TASK_TIMEOUT`. One timer per
+ * running task this replica has seen; at start every running task in KV is armed, so a restarted
+ * supervisor keeps enforcing them. A timer that finds the deadline moved re-arms itself; one that
+ * finds a step waiting for a person leaves the task to the approval's decision or expiry, which
+ * arms the moved deadline.
  */
 export class DeadlineWatch {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #service: ServiceContext;
+  readonly #ctl: TaskControl;
   readonly #store: TaskStore;
   readonly #watchdog: DispatchWatchdog | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping = false;
 
   /** With `watchdog`, the tracked tasks are also swept for lost work every `sweepMs`. */
-  constructor(service: ServiceContext, store: TaskStore, watchdog?: { watchdog: DispatchWatchdog; sweepMs: number }) {
-    this.#service = service;
-    this.#store = store;
+  constructor(ctl: TaskControl, watchdog?: { watchdog: DispatchWatchdog; sweepMs: number }) {
+    this.#ctl = ctl;
+    this.#service = ctl.service;
+    this.#store = ctl.store;
     this.#watchdog = watchdog?.watchdog;
     if (watchdog) {
       this.#sweeper = setInterval(() => void this.#sweep(), watchdog.sweepMs);
@@ -92,15 +120,14 @@ export class DeadlineWatch {
     this.#service.logger.info({ armed }, "task deadlines armed");
   }
 
-  /** Arms (or re-arms) one task's deadline; a deadline already past fires at once. */
+  /** Arms one task's deadline unless it is armed already; a deadline already past fires at once. */
   arm(taskId: string, deadlineAt: string): void {
     if (this.#timers.has(taskId)) return;
     const delay = Math.max(0, Math.min(Date.parse(deadlineAt) - Date.now(), 2 ** 31 - 1));
     const timer = setTimeout(() => {
       this.#timers.delete(taskId);
       const log = this.#service.logger.child({ taskId });
-      const error: ErrorInfo = { code: "TASK_TIMEOUT", message: `the task's deadline passed at ${deadlineAt}`, retryable: false };
-      endTask(this.#service, this.#store, taskId, error, log).catch((e: unknown) => {
+      this.#fire(taskId, log).catch((e: unknown) => {
         // Retry soon: a transient KV or publish failure must not leave the task running forever.
         log.error({ err: e }, "could not end a task past its deadline; retrying in 1 s");
         setTimeout(() => this.arm(taskId, deadlineAt), 1_000).unref();
@@ -108,6 +135,16 @@ export class DeadlineWatch {
     }, delay);
     timer.unref();
     this.#timers.set(taskId, timer);
+  }
+
+  async #fire(taskId: string, log: Logger): Promise<void> {
+    if (await endTask(this.#ctl, taskId, timeOutTask, log)) return;
+    const current = await this.#store.get(taskId);
+    // Still running: its deadline moved on (time spent waiting for a person), or a step waits for
+    // one now — then the decision or the approval's expiry arms it again.
+    if (current?.state.status === "running" && !awaitsApproval(current.state)) {
+      this.arm(taskId, current.state.deadlineAt);
+    }
   }
 
   stop(): void {

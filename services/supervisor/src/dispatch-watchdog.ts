@@ -2,7 +2,7 @@ import { RESULTS_STREAM, SYNTHESIS_STREAM, subjects, WORK_STREAM } from "@baton/
 import { contextFromCarrier, outcomeStored, type ServiceContext, type TaskStore } from "@baton/core";
 import { context } from "@opentelemetry/api";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { applyEffects } from "./effects.ts";
+import type { TaskEffects } from "./effects.ts";
 import { pendingEffects, redispatchStep } from "./task-machine.ts";
 
 /**
@@ -20,11 +20,13 @@ export class DispatchWatchdog {
   readonly #service: ServiceContext;
   readonly #store: TaskStore;
   readonly #staleMs: number;
+  readonly #effects: TaskEffects;
   #jsm: JetStreamManager | undefined;
 
-  constructor(service: ServiceContext, store: TaskStore, staleMs: number) {
+  constructor(service: ServiceContext, store: TaskStore, effects: TaskEffects, staleMs: number) {
     this.#service = service;
     this.#store = store;
+    this.#effects = effects;
     this.#staleMs = staleMs;
   }
 
@@ -44,7 +46,7 @@ export class DispatchWatchdog {
       const request = await jsm.streams.getMessage(SYNTHESIS_STREAM.name, { last_by_subj: subjects.synthesis(taskId) });
       if (!request && !(await outcomeStored(this.#service.js, taskId))) {
         log.warn("synthesis request lost by the bus: publishing it again");
-        await context.with(contextFromCarrier(state), () => applyEffects(this.#service.js, pendingEffects(state), log, { replay: true }));
+        await context.with(contextFromCarrier(state), () => this.#effects.apply(pendingEffects(state), log, { replay: true }));
       }
       return true;
     }
@@ -59,7 +61,7 @@ export class DispatchWatchdog {
       const transition = await this.#store.update(taskId, (latest) => redispatchStep(latest, step.id, s.attempt, new Date()));
       if (transition) {
         log.warn({ stepId: step.id, attempt: s.attempt + 1 }, "work or result lost by the bus: step dispatched again");
-        await context.with(contextFromCarrier(state), () => applyEffects(this.#service.js, transition, log));
+        await context.with(contextFromCarrier(state), () => this.#effects.apply(transition, log));
       }
     }
     return true;

@@ -1,29 +1,54 @@
 import { addUsage, StepWork, SynthesisRequest, subjects, TaskFailed, type TaskState, ZERO_USAGE } from "@baton/contracts";
+import { type AuditTrail, auditId } from "@baton/audit";
 import { type AgentRegistry, type Logger, outcomeStored, publishMessage, publishTaskEvent } from "@baton/core";
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { ApprovalBook } from "./approvals/book.ts";
 import { stepOutcomes, type Transition } from "./task-machine.ts";
 
-/** Options of {@link applyEffects}. */
+/** Options of {@link TaskEffects.apply}. */
 export interface ApplyOptions {
   /** A replay after a redelivery: the failure outcome is published only if none is stored yet. */
   readonly replay?: boolean;
-  /** With the registry, a step dispatched to an agent with no live replica gets a `step.waiting` event. */
-  readonly agents?: AgentRegistry;
 }
 
 /**
- * Carries out a stored transition: publishes work, the synthesis request or the failure
- * outcome, and the lifecycle events. Every publish has a deterministic Nats-Msg-Id, so
- * replaying a transition after a crash (`replay`) cannot dispatch a step or end a task twice.
+ * Carries out stored transitions ({@link apply}) with what the supervisor holds: the JetStream
+ * client, the approval book, the audit trail and the agent registry.
  */
-export async function applyEffects(js: JetStreamClient, t: Transition, logger: Logger, options: ApplyOptions = {}): Promise<void> {
+export class TaskEffects {
+  readonly js: JetStreamClient;
+  readonly approvals: ApprovalBook;
+  readonly audit: AuditTrail;
+  /** A step dispatched to an agent with no live replica gets a `step.waiting` event. */
+  readonly agents: AgentRegistry | undefined;
+
+  constructor(js: JetStreamClient, approvals: ApprovalBook, audit: AuditTrail, agents?: AgentRegistry) {
+    this.js = js;
+    this.approvals = approvals;
+    this.audit = audit;
+    this.agents = agents;
+  }
+
+  /**
+   * Carries out a stored transition: publishes work, the synthesis request or the failure
+   * outcome, opens and closes approvals, and publishes the lifecycle events (and audits a
+   * failed task). Every publish has a deterministic Nats-Msg-Id, so replaying a transition after
+   * a crash (`replay`) cannot dispatch a step or end a task twice.
+   */
+  async apply(t: Transition, logger: Logger, options: ApplyOptions = {}): Promise<void> {
+    await applyEffects(this, t, logger, options);
+  }
+}
+
+async function applyEffects(effects: TaskEffects, t: Transition, logger: Logger, options: ApplyOptions): Promise<void> {
+  const { js } = effects;
   const { state } = t;
   // `step.dispatched` goes out before the work itself, so no client sees a worker's
   // `step.started` ahead of it; every other event follows the publishes it reports.
   const dispatched = t.events.filter((e) => e.type === "step.dispatched");
   for (const event of dispatched) {
     await publishTaskEvent(js, event, logger);
-    if (options.agents && options.agents.liveReplicas(event.agent).length === 0) {
+    if (effects.agents && effects.agents.liveReplicas(event.agent).length === 0) {
       // The work waits in its work-queue stream until a replica of the agent starts, up to the task's deadline.
       await publishTaskEvent(
         js,
@@ -64,8 +89,21 @@ export async function applyEffects(js: JetStreamClient, t: Transition, logger: L
       { msgId: `synth-${state.taskId}`, template: "synthesis.{taskId}" },
     );
   }
+  await effects.approvals.apply(t.approvals, logger);
   // A replay (after a redelivery) republishes the failure outcome only if it is not stored yet.
-  if (t.fail && !(options.replay && (await outcomeStored(js, state.taskId)))) await publishFailure(js, state);
+  if (t.fail && !(options.replay && (await outcomeStored(js, state.taskId)))) {
+    await publishFailure(js, state);
+    effects.audit.record({
+      id: auditId("task_failed", state.taskId),
+      kind: "task_failed",
+      taskId: state.taskId,
+      details: {
+        code: state.error?.code ?? "INTERNAL",
+        ...(state.failedStep ? { failedStep: state.failedStep } : {}),
+        ...(state.compensations ? { compensations: state.compensations.map((c) => ({ stepId: c.stepId, status: c.status })) } : {}),
+      },
+    });
+  }
   for (const event of t.events) {
     if (event.type === "step.dispatched") continue;
     // The failure event carries the task's usage, like the outcome.

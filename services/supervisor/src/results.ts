@@ -1,9 +1,9 @@
 import { StepResult, subjects } from "@baton/contracts";
-import { type AgentRegistry, type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
+import { type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { DeadlineWatch } from "./control.ts";
-import { applyEffects } from "./effects.ts";
+import type { TaskEffects } from "./effects.ts";
 import { applyResult, pendingEffects } from "./task-machine.ts";
 import type { TaskStore } from "@baton/core";
 
@@ -18,8 +18,8 @@ export async function handleResult(
   store: TaskStore,
   ledgers: BudgetLedgers,
   msg: JsMsg,
+  effects: TaskEffects,
   deadlines?: DeadlineWatch,
-  agents?: AgentRegistry,
 ): Promise<void> {
   const decoded = decodeJson(msg.data, StepResult);
   if (!decoded.ok) {
@@ -45,7 +45,7 @@ export async function handleResult(
   );
   if (transition) {
     if (transition.state.status === "running") deadlines?.arm(transition.state.taskId, transition.state.deadlineAt);
-    await applyEffects(service.js, transition, log, agents ? { agents } : {});
+    await effects.apply(transition, log);
     log.info({ status: result.status, task: transition.state.status }, "step result recorded");
     return;
   }
@@ -56,7 +56,7 @@ export async function handleResult(
   }
   if (msg.info.deliveryCount > 1) {
     log.warn("redelivered result: replaying pending effects");
-    await applyEffects(service.js, pendingEffects(current.state), log, { replay: true });
+    await effects.apply(pendingEffects(current.state), log, { replay: true });
   } else {
     log.info({ attempt: result.attempt, task: current.state.status }, "duplicate or stale result ignored");
   }

@@ -1,10 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { auditId } from "@baton/audit";
 import {
+  type ApprovalPolicy,
   type ErrorInfo,
   type Plan,
+  sha256Hex,
   subjects,
   type TaskBudget,
   TaskFailed,
+  TaskId,
   TaskRejected,
   TaskSubmission,
   toFieldIssues,
@@ -27,7 +31,8 @@ import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { SupervisorEnv } from "./config.ts";
-import { applyEffects } from "./effects.ts";
+import type { TaskEffects } from "./effects.ts";
+import { gatesOf } from "./approvals/gate.ts";
 import { checkPlanAgainstCards, type SchemaCache, withDeclaredCompensations } from "./agents/check-plan.ts";
 import type { DeadlineWatch } from "./control.ts";
 import { planTask } from "./planner/index.ts";
@@ -49,6 +54,9 @@ export interface SubmissionDeps {
   readonly agents: AgentRegistry;
   /** Compiled input schemas of the registered tools. */
   readonly schemas: SchemaCache;
+  readonly effects: TaskEffects;
+  /** The operator's approval policy (APPROVAL_POLICY_JSON). */
+  readonly approvalPolicy: ApprovalPolicy;
 }
 
 /**
@@ -63,7 +71,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   const { js, logger } = service;
   const size = msg.data.byteLength;
   if (size > env.MAX_SUBMISSION_BYTES) {
-    return reject(service, null, size, {
+    return reject(deps, msg, null, {
       code: "PAYLOAD_TOO_LARGE",
       message: `submission is ${size} bytes; the limit is ${env.MAX_SUBMISSION_BYTES} (MAX_SUBMISSION_BYTES)`,
       retryable: false,
@@ -73,7 +81,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   try {
     raw = JSON.parse(decoder.decode(msg.data));
   } catch (error) {
-    return reject(service, null, size, {
+    return reject(deps, msg, null, {
       code: "INVALID_JSON",
       message: `submission is not valid UTF-8 JSON: ${(error as Error).message}`,
       retryable: false,
@@ -83,7 +91,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   const parsed = TaskSubmission.safeParse(raw);
   if (!parsed.success) {
     const issues = toFieldIssues(parsed.error);
-    return reject(service, claimedId, size, {
+    return reject(deps, msg, claimedId, {
       code: "VALIDATION_FAILED",
       message: `invalid submission: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
       retryable: false,
@@ -92,10 +100,10 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   }
   const submission = parsed.data;
   const planError = checkRunnable(submission, deps.llm !== undefined);
-  if (planError) return reject(service, claimedId, size, planError);
+  if (planError) return reject(deps, msg, claimedId, planError);
   if (submission.plan) {
     const agentError = await checkAgents(deps, submission.plan);
-    if (agentError) return reject(service, claimedId, size, agentError);
+    if (agentError) return reject(deps, msg, claimedId, agentError);
   }
 
   const taskId = submission.taskId ?? randomUUID();
@@ -111,7 +119,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     if (existing && redelivered) {
       // Our own earlier attempt stored the task and then crashed: finish its side effects.
       log.warn("redelivered submission: replaying pending effects");
-      await applyEffects(js, pendingEffects(existing.state), log, { replay: true });
+      await deps.effects.apply(pendingEffects(existing.state), log, { replay: true });
       return;
     }
     if (existing || !redelivered) {
@@ -135,6 +143,8 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     ...(submission.metadata ? { metadata: submission.metadata } : {}),
     budget,
     ...(planningUsage ? { planningUsage } : {}),
+    gates: gatesOf(plan, (name) => deps.agents.get(name)?.card, deps.approvalPolicy),
+    approvalTimeoutMs: env.APPROVAL_TIMEOUT_MS,
   });
   // The task is stored with its first steps already marked dispatched — one atomic write — so a
   // crash right after it leaves a state whose pending effects a redelivery replays (a task
@@ -151,7 +161,21 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     { type: "planned", taskId, source, steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, dependsOn: s.dependsOn })) },
     log,
   );
-  await applyEffects(js, transition, log, { agents: deps.agents });
+  deps.effects.audit.record({
+    id: auditId("submission", taskId),
+    kind: "submission",
+    taskId,
+    details: {
+      goalSha256: sha256Hex(submission.goal),
+      source,
+      steps: plan.steps.map((s) => ({ id: s.id, agent: s.agent, tools: s.toolCalls.map((c) => c.tool) })),
+      ...(state.gates ? { gated: Object.fromEntries(Object.entries(state.gates).map(([id, g]) => [id, g.map((t) => t.tool)])) } : {}),
+      budget,
+      stream: msg.info.stream,
+      seq: msg.seq,
+    },
+  });
+  await deps.effects.apply(transition, log);
 }
 
 /**
@@ -266,8 +290,16 @@ function checkRunnable(submission: TaskSubmission, llm: boolean): ErrorInfo | un
   };
 }
 
-async function reject(service: ServiceContext, taskId: string | null, receivedBytes: number, error: ErrorInfo): Promise<void> {
+async function reject(deps: SubmissionDeps, msg: JsMsg, taskId: string | null, error: ErrorInfo): Promise<void> {
+  const { service } = deps;
+  const receivedBytes = msg.data.byteLength;
   const log: Logger = service.logger.child({ taskId });
+  deps.effects.audit.record({
+    id: auditId("rejection", msg.info.stream, String(msg.seq)),
+    kind: "rejection",
+    ...(taskId && TaskId.safeParse(taskId).success ? { taskId } : {}),
+    details: { code: error.code, message: error.message.slice(0, 1_000), receivedBytes, stream: msg.info.stream, seq: msg.seq },
+  });
   log.warn({ code: error.code, issues: error.issues }, `submission rejected: ${error.message}`);
   await publishMessage(
     service.js,

@@ -1,5 +1,8 @@
 import {
+  type ApprovalDecision,
+  type ApprovalRequest,
   type ErrorInfo,
+  type GatedTool,
   type Plan,
   resolveStepRefs,
   type StepOutcome,
@@ -12,11 +15,12 @@ import {
 } from "@baton/contracts";
 import { randomBytes } from "node:crypto";
 import type { TaskEventInput } from "@baton/core";
+import { type ApprovalChange, callDecisions, openApproval, undecidedCalls, workApproval } from "./approvals/gate.ts";
 
 /**
  * What one state change asks the supervisor to do after it is stored (compare-and-set):
- * publish work, request synthesis, or publish the failure outcome. Pure data, so the same
- * transition can be replayed after a crash.
+ * publish work, request synthesis, publish the failure outcome, open or close approvals. Pure
+ * data, so the same transition can be replayed after a crash.
  */
 export interface Transition {
   readonly state: TaskState;
@@ -24,6 +28,7 @@ export interface Transition {
   readonly synthesize: boolean;
   readonly fail: boolean;
   readonly events: TaskEventInput[];
+  readonly approvals: ApprovalChange[];
 }
 
 /** The initial state of an accepted task: every step pending. */
@@ -38,6 +43,10 @@ export function newTaskState(input: {
   metadata?: Record<string, string>;
   budget?: TaskBudget;
   planningUsage?: Usage;
+  /** Per step, the tools that need approval (see `gatesOf`). */
+  gates?: Record<string, GatedTool[]>;
+  /** How long an approval waits for a decision, ms. */
+  approvalTimeoutMs?: number;
 }): TaskState {
   return {
     schemaVersion: 1,
@@ -53,12 +62,14 @@ export function newTaskState(input: {
     ...(input.metadata ? { metadata: input.metadata } : {}),
     ...(input.budget ? { budget: input.budget } : {}),
     ...(input.planningUsage ? { planningUsage: input.planningUsage } : {}),
+    ...(input.gates && Object.keys(input.gates).length > 0 ? { gates: input.gates } : {}),
+    ...(input.approvalTimeoutMs ? { approvalTimeoutMs: input.approvalTimeoutMs } : {}),
   };
 }
 
 /** Dispatches every ready step of a freshly accepted task. */
 export function startTask(state: TaskState, now: Date): Transition {
-  return advance(structuredClone(state), now, []);
+  return advance(structuredClone(state), now, [], []);
 }
 
 /**
@@ -77,13 +88,118 @@ export function applyResult(state: TaskState, result: StepResult, now: Date, ove
   const step = state.plan.steps.find((s) => s.id === result.stepId);
   if (current.dispatchId !== result.dispatchId || step?.agent !== result.agent) return undefined;
   const next = structuredClone(state);
-  next.steps[result.stepId] = { ...current, status: result.status, outcome: toOutcome(result) };
-  if (overBudget && result.status === "completed") {
-    for (const step of Object.values(next.steps)) if (step.status === "pending") step.status = "skipped";
-    const error: ErrorInfo = { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false };
-    return finish(next, now, [], "failed", error, undefined);
+  if (result.status === "awaiting_approval") {
+    // The step's LLM loop paused before gated calls and saved its conversation: nothing holds a
+    // worker while a person decides; the decision dispatches the step again to resume.
+    if (!result.pending) return undefined;
+    const gates = next.gates?.[result.stepId] ?? [];
+    const calls = result.pending.calls.map((c) => ({ ...c, riskTier: gates.find((g) => g.tool === c.tool)?.riskTier ?? c.riskTier }));
+    const opened = openApproval(next, result.stepId, calls, now, result.pending.checkpoint);
+    return { state: next, dispatch: [], synthesize: false, fail: false, events: [opened.event], approvals: [opened.change] };
   }
-  return advance(next, now, []);
+  const status = result.status;
+  next.steps[result.stepId] = { ...current, status, outcome: toOutcome(result, status) };
+  if (overBudget && result.status === "completed") {
+    const error: ErrorInfo = { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false };
+    const approvals = skipWaiting(next);
+    return finish(next, now, [], "failed", error, undefined, approvals);
+  }
+  return advance(next, now, [], []);
+}
+
+/**
+ * Applies a person's decision (or the approval's expiry, `expired`) to the step waiting on
+ * `approvalId`. Time spent waiting does not count against the task's deadline: `deadlineAt`
+ * moves on by the wait. An approval moves the step on: explicit calls are dispatched; a paused
+ * LLM loop is dispatched again with the decisions and its checkpoint. A denial (or expiry)
+ * fails a step of explicit calls with `APPROVAL_DENIED`; a paused LLM loop is dispatched again
+ * with the denial, which its model receives as the tool's result. Undefined when no step of
+ * the running task waits on `approvalId` (decided already, or the task ended).
+ */
+export function applyApprovalDecision(
+  state: TaskState,
+  approvalId: string,
+  decision: ApprovalDecision,
+  now: Date,
+  expired = false,
+): Transition | undefined {
+  if (state.status !== "running") return undefined;
+  const stepId = Object.keys(state.steps).find(
+    (id) => state.steps[id]?.status === "awaiting_approval" && state.steps[id]?.approval?.approvalId === approvalId,
+  );
+  const step = state.plan.steps.find((s) => s.id === stepId);
+  if (!stepId || !step) return undefined;
+  const next = structuredClone(state);
+  const s = next.steps[stepId];
+  const approval = s?.approval;
+  if (!s || !approval) return undefined;
+  const waitedMs = Math.max(0, now.getTime() - Date.parse(approval.requestedAt));
+  next.deadlineAt = new Date(Date.parse(next.deadlineAt) + waitedMs).toISOString();
+  approval.decisions = callDecisions(approval, decision);
+  const events: TaskEventInput[] = [
+    {
+      type: "step.approval_decided",
+      taskId: state.taskId,
+      stepId,
+      agent: step.agent,
+      approvalId,
+      decision: decision.decision,
+      approver: decision.approver,
+      ...(decision.comment ? { comment: decision.comment } : {}),
+    },
+  ];
+  const status = expired ? "expired" : decision.decision === "approve" ? "approved" : "denied";
+  const approvals: ApprovalChange[] = [{ type: "close", approvalId, status, decision }];
+  if (decision.decision === "deny" && !approval.checkpoint) {
+    const error: ErrorInfo = {
+      code: "APPROVAL_DENIED",
+      message: expired
+        ? `no decision on approval ${approvalId} by ${approval.expiresAt}: counted as a denial`
+        : `denied by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ""}`,
+      retryable: false,
+    };
+    s.status = "failed";
+    s.outcome = {
+      stepId,
+      agent: step.agent,
+      status: "failed",
+      toolCalls: [],
+      error,
+      attempt: s.attempt,
+      usage: zeroUsage(),
+    };
+    events.push({ type: "step.failed", taskId: state.taskId, stepId, agent: step.agent, durationMs: waitedMs, error });
+  } else {
+    s.status = "pending";
+  }
+  return advance(next, now, events, approvals);
+}
+
+/**
+ * Fails a running task whose deadline has passed with `TASK_TIMEOUT`. Undefined when it ended,
+ * when its (moved) deadline is still ahead, or while a step waits for a person — the decision
+ * (or the approval's expiry) moves the deadline on.
+ */
+export function timeOutTask(state: TaskState, now: Date): Transition | undefined {
+  if (state.status !== "running" || now.getTime() < Date.parse(state.deadlineAt) || awaitsApproval(state)) return undefined;
+  return failTask(state, { code: "TASK_TIMEOUT", message: `the task's deadline passed at ${state.deadlineAt}`, retryable: false }, now);
+}
+
+/** Whether a step of the task waits for a person's decision. */
+export function awaitsApproval(state: TaskState): boolean {
+  return Object.values(state.steps).some((s) => s.status === "awaiting_approval");
+}
+
+/** Steps still waiting (pending or for a person) are skipped; their open approvals withdrawn. */
+function skipWaiting(state: TaskState): ApprovalChange[] {
+  const withdrawn: ApprovalChange[] = [];
+  for (const step of Object.values(state.steps)) {
+    if (step.status === "awaiting_approval" && step.approval) {
+      withdrawn.push({ type: "close", approvalId: step.approval.approvalId, status: "withdrawn" });
+    }
+    if (step.status === "pending" || step.status === "awaiting_approval") step.status = "skipped";
+  }
+  return withdrawn;
 }
 
 /**
@@ -109,6 +225,7 @@ export function redispatchStep(state: TaskState, stepId: string, attempt: number
     synthesize: false,
     fail: false,
     events: [{ type: "step.dispatched", taskId: state.taskId, stepId, agent, attempt: work.attempt }],
+    approvals: [],
   };
 }
 
@@ -116,8 +233,8 @@ export function redispatchStep(state: TaskState, stepId: string, attempt: number
 export function failTask(state: TaskState, error: ErrorInfo, now: Date): Transition | undefined {
   if (state.status !== "running") return undefined;
   const next = structuredClone(state);
-  for (const step of Object.values(next.steps)) if (step.status === "pending") step.status = "skipped";
-  return finish(next, now, [], "failed", error, undefined);
+  const approvals = skipWaiting(next);
+  return finish(next, now, [], "failed", error, undefined, approvals);
 }
 
 /**
@@ -127,12 +244,14 @@ export function failTask(state: TaskState, error: ErrorInfo, now: Date): Transit
 export function pendingEffects(state: TaskState): Transition {
   const outputs = outputsOf(state);
   const dispatch: StepWork[] = [];
+  const approvals: ApprovalChange[] = [];
   if (state.status === "running") {
     for (const step of state.plan.steps) {
       const s = state.steps[step.id];
       if (s?.status === "dispatched" && s.dispatchedAt && s.dispatchId) {
         dispatch.push(buildWork(state, step.id, outputs, s.attempt, s.dispatchId, new Date(s.dispatchedAt)));
       }
+      if (s?.status === "awaiting_approval" && s.approval) approvals.push({ type: "open", request: requestOf(state, step.id, s.approval) });
     }
   }
   if (state.status === "compensating") {
@@ -143,16 +262,34 @@ export function pendingEffects(state: TaskState): Transition {
       );
     }
   }
-  return { state, dispatch, synthesize: state.status === "synthesizing", fail: state.status === "failed", events: [] };
+  return { state, dispatch, synthesize: state.status === "synthesizing", fail: state.status === "failed", events: [], approvals };
 }
 
-function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transition {
+/** The approval request a waiting step's stored approval stands for (to publish it again). */
+function requestOf(state: TaskState, stepId: string, approval: NonNullable<TaskState["steps"][string]["approval"]>): ApprovalRequest {
+  const step = state.plan.steps.find((s) => s.id === stepId);
+  return {
+    schemaVersion: 1,
+    approvalId: approval.approvalId,
+    taskId: state.taskId,
+    stepId,
+    agent: step?.agent ?? "unknown",
+    goal: state.goal,
+    instruction: step?.instruction ?? "",
+    calls: approval.calls,
+    reason: approval.reason,
+    requestedAt: approval.requestedAt,
+    expiresAt: approval.expiresAt,
+  };
+}
+
+function advance(state: TaskState, now: Date, events: TaskEventInput[], approvals: ApprovalChange[]): Transition {
   const dispatch: StepWork[] = [];
   const failed = state.plan.steps.find((s) => state.steps[s.id]?.status === "failed");
   if (failed && state.plan.failurePolicy === "fail-fast") {
-    for (const s of Object.values(state.steps)) if (s.status === "pending") s.status = "skipped";
+    approvals.push(...skipWaiting(state));
     const error = state.steps[failed.id]?.outcome?.error;
-    return finish(state, now, events, "failed", stepFailedError(failed.id, error), failed.id);
+    return finish(state, now, events, "failed", stepFailedError(failed.id, error), failed.id, approvals);
   }
   // Dispatch ready steps; a step whose references cannot be resolved fails at once, which may
   // make further steps skippable, so repeat until nothing changes.
@@ -171,6 +308,14 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
       if (!deps.every((d) => d === "completed")) continue;
       try {
         const work = buildWork(state, step.id, outputs, s.attempt + 1, newDispatchId(), now);
+        const waiting = work.kind === "step" ? undecidedCalls(state, work) : [];
+        if (waiting.length > 0) {
+          // Explicit calls of gated tools wait for a person before the work is published.
+          const opened = openApproval(state, step.id, waiting, now);
+          events.push(opened.event);
+          approvals.push(opened.change);
+          continue;
+        }
         s.status = "dispatched";
         s.attempt = work.attempt;
         s.dispatchId = work.dispatchId;
@@ -191,14 +336,14 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
           usage: zeroUsage(),
         };
         events.push({ type: "step.failed", taskId: state.taskId, stepId: step.id, agent: step.agent, durationMs: 0, error: info });
-        if (state.plan.failurePolicy === "fail-fast") return advance(state, now, events);
+        if (state.plan.failurePolicy === "fail-fast") return advance(state, now, events, approvals);
         changed = true;
       }
     }
   }
   const statuses = state.plan.steps.map((s) => state.steps[s.id]?.status);
   const allFinished = statuses.every((st) => st === "completed" || st === "failed" || st === "skipped");
-  if (!allFinished) return { state, dispatch, synthesize: false, fail: false, events };
+  if (!allFinished) return { state, dispatch, synthesize: false, fail: false, events, approvals };
   if (!statuses.includes("completed")) {
     const firstFailed = state.plan.steps.find((s) => state.steps[s.id]?.status === "failed");
     return finish(
@@ -208,11 +353,12 @@ function advance(state: TaskState, now: Date, events: TaskEventInput[]): Transit
       "failed",
       stepFailedError(firstFailed?.id ?? "?", firstFailed ? state.steps[firstFailed.id]?.outcome?.error : undefined),
       firstFailed?.id,
+      approvals,
     );
   }
   state.status = "synthesizing";
   events.push({ type: "synthesizing", taskId: state.taskId });
-  return { state, dispatch, synthesize: true, fail: false, events };
+  return { state, dispatch, synthesize: true, fail: false, events, approvals };
 }
 
 function finish(
@@ -222,6 +368,7 @@ function finish(
   status: "failed",
   error: ErrorInfo,
   failedStep: string | undefined,
+  approvals: ApprovalChange[],
 ): Transition {
   state.error = error;
   if (failedStep) state.failedStep = failedStep;
@@ -234,16 +381,16 @@ function finish(
     state.status = "compensating";
     state.compensations = toUndo.map((s) => ({ stepId: s.id, agent: s.agent, status: "pending" as const, attempt: 0 }));
     events.push({ type: "compensating", taskId: state.taskId, steps: toUndo.map((s) => s.id) });
-    return nextCompensation(state, now, events);
+    return nextCompensation(state, now, events, approvals);
   }
   state.status = status;
   state.finishedAt = now.toISOString();
   events.push({ type: "failed", taskId: state.taskId, error, ...(failedStep ? { failedStep } : {}) });
-  return { state, dispatch: [], synthesize: false, fail: true, events };
+  return { state, dispatch: [], synthesize: false, fail: true, events, approvals };
 }
 
 /** Dispatches the next pending compensation, or ends the task as failed when none is left. */
-function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[]): Transition {
+function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[], approvals: ApprovalChange[] = []): Transition {
   const outputs = outputsOf(state);
   for (const comp of state.compensations ?? []) {
     if (comp.status !== "pending") continue;
@@ -252,7 +399,7 @@ function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[])
       comp.status = "dispatched";
       comp.attempt = work.attempt;
       comp.dispatchId = work.dispatchId;
-      return { state, dispatch: [work], synthesize: false, fail: false, events };
+      return { state, dispatch: [work], synthesize: false, fail: false, events, approvals };
     } catch (error) {
       if (!(error instanceof UnresolvedReferenceError)) throw error;
       comp.status = "failed";
@@ -263,18 +410,20 @@ function nextCompensation(state: TaskState, now: Date, events: TaskEventInput[])
   state.finishedAt = now.toISOString();
   const error = state.error ?? { code: "INTERNAL" as const, message: "task failed", retryable: false };
   events.push({ type: "failed", taskId: state.taskId, error, ...(state.failedStep ? { failedStep: state.failedStep } : {}) });
-  return { state, dispatch: [], synthesize: false, fail: true, events };
+  return { state, dispatch: [], synthesize: false, fail: true, events, approvals };
 }
 
 /** Records a compensation's result and moves on to the next one (or the failure outcome). */
 function applyCompensationResult(state: TaskState, result: StepResult, now: Date): Transition | undefined {
   const comp = state.compensations?.find((c) => c.stepId === result.stepId);
   if (state.status !== "compensating" || !comp || comp.status !== "dispatched" || comp.attempt !== result.attempt) return undefined;
+  // Compensations run without approval gates: a paused compensation is not a thing.
+  if (result.status === "awaiting_approval") return undefined;
   if (comp.dispatchId !== result.dispatchId || comp.agent !== result.agent) return undefined;
   const next = structuredClone(state);
   const c = next.compensations?.find((x) => x.stepId === result.stepId);
   if (!c) return undefined;
-  c.status = result.status;
+  c.status = result.status === "completed" ? "completed" : "failed";
   c.durationMs = result.durationMs;
   if (result.output !== undefined) c.output = result.output;
   if (result.error) c.error = result.error;
@@ -337,6 +486,7 @@ function buildWork(
 ): StepWork {
   const step = state.plan.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`step ${stepId} not in plan`);
+  const approval = workApproval(state, stepId);
   return {
     schemaVersion: 1,
     kind: "step",
@@ -351,6 +501,7 @@ function buildWork(
     attempt,
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
     ...(step.retry ? { retry: step.retry } : {}),
+    ...(approval ? { approval } : {}),
     dispatchedAt: now.toISOString(),
   };
 }
@@ -359,11 +510,11 @@ function buildWork(
  * A result as kept in task state. Earlier tool calls' outputs are dropped (the step's output
  * is the last call's output) so the state stays well under the server's max payload.
  */
-function toOutcome(result: StepResult): StepOutcome {
+function toOutcome(result: StepResult, status: "completed" | "failed"): StepOutcome {
   return {
     stepId: result.stepId,
     agent: result.agent,
-    status: result.status,
+    status,
     ...(result.output !== undefined ? { output: result.output } : {}),
     toolCalls: result.toolCalls.map((c) => (c.ok ? { ...c, output: undefined } : c)),
     ...(result.error ? { error: result.error } : {}),

@@ -1,4 +1,14 @@
-import { addUsage, type ErrorInfo, subjects, SynthesisRequest, TaskCompleted, TaskFailed, type Usage, ZERO_USAGE } from "@baton/contracts";
+import {
+  addUsage,
+  type ErrorInfo,
+  sha256Hex,
+  subjects,
+  SynthesisRequest,
+  TaskCompleted,
+  TaskFailed,
+  type Usage,
+  ZERO_USAGE,
+} from "@baton/contracts";
 import {
   type AgentRegistry,
   BatonError,
@@ -8,9 +18,11 @@ import {
   outcomeStored,
   publishMessage,
   publishTaskEvent,
+  redact,
   type ServiceContext,
   type TaskStore,
 } from "@baton/core";
+import { type AuditTrail, auditId } from "@baton/audit";
 import { LlmError, type LlmSetup } from "@baton/llm";
 import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
@@ -28,6 +40,8 @@ export interface SynthesisDeps {
   readonly llm: LlmSetup | undefined;
   /** The agent cards: how each tool's output is best shown in the report. */
   readonly agents: AgentRegistry;
+  /** Where each task's end is recorded (`task_completed`, `budget_exceeded`). */
+  readonly audit?: AuditTrail;
 }
 
 /**
@@ -75,17 +89,21 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - Date.parse(request.acceptedAt);
   const usage = stepsUsage;
-  await deps.memory.put({
-    schemaVersion: 1,
-    taskId: request.taskId,
-    goal: request.goal,
-    digest: answer.slice(0, 2_000),
-    keyFacts: keyFacts(request),
-    agents: [...new Set(request.steps.map((s) => s.agent))],
-    tools: [...new Set(request.steps.flatMap((s) => s.toolCalls.map((c) => c.tool)))],
-    usage,
-    createdAt: finishedAt.toISOString(),
-  });
+  // Memory feeds future planners' prompts for as long as it is kept: credentials that a step's
+  // output quoted (a token in a ticket's body) are replaced before it is stored.
+  await deps.memory.put(
+    redact({
+      schemaVersion: 1,
+      taskId: request.taskId,
+      goal: request.goal,
+      digest: answer.slice(0, 2_000),
+      keyFacts: keyFacts(request),
+      agents: [...new Set(request.steps.map((s) => s.agent))],
+      tools: [...new Set(request.steps.flatMap((s) => s.toolCalls.map((c) => c.tool)))],
+      usage,
+      createdAt: finishedAt.toISOString(),
+    }),
+  );
   await publishMessage(
     service.js,
     subjects.completed(request.taskId),
@@ -109,6 +127,12 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
       : undefined,
   );
   if (marked) await publishTaskEvent(service.js, { type: "completed", taskId: request.taskId, durationMs, usage }, log);
+  deps.audit?.record({
+    id: auditId("task_completed", request.taskId),
+    kind: "task_completed",
+    taskId: request.taskId,
+    details: { durationMs, answerSha256: sha256Hex(answer), usage },
+  });
   log.info({ durationMs, answerBytes: answer.length, costUsd: usage.costUsd }, "task completed");
 }
 
@@ -162,4 +186,10 @@ async function failOverBudget(deps: SynthesisDeps, request: SynthesisRequest, er
       : undefined,
   );
   if (marked) await publishTaskEvent(deps.service.js, { type: "failed", taskId: request.taskId, error, usage }, log);
+  deps.audit?.record({
+    id: auditId("budget_exceeded", request.taskId),
+    kind: "budget_exceeded",
+    taskId: request.taskId,
+    details: { message: error.message, usage },
+  });
 }

@@ -1,4 +1,5 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
+import { AuditTrail } from "@baton/audit";
 import { AgentRegistry, BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
@@ -18,10 +19,12 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   const llm = createChatProvider(env, { logger: service.logger });
   const agents = await AgentRegistry.open(service.nc, { logger: service.logger });
   service.onShutdown(async () => agents.close());
+  const audit = AuditTrail.forService(service, "synthesizer");
+  service.onShutdown(() => audit.flush());
   const loop = new ConsumerLoop(
     service.js,
     { spec: SYNTHESIS_CONSUMER, concurrency: env.SYNTHESIZER_CONCURRENCY, template: "synthesis.{taskId}", logger: service.logger },
-    (msg) => handleSynthesis({ service, store, memory, ledgers, llm, agents }, msg),
+    (msg) => handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg),
   );
   loop.start();
   service.onShutdown(() => memory.close());

@@ -151,6 +151,9 @@ export function chaosEnv(natsUrl: string, effectsFile: string): Record<string, s
     SHUTDOWN_GRACE_MS: "300",
     WORKER_CONCURRENCY: "2",
     EFFECTS_FILE: effectsFile,
+    // The soak measures delivery under kills; its effect tool is a `write` that would otherwise wait
+    // for a person (approvals under restarts are tested in test/integration/approvals.test.ts).
+    APPROVAL_POLICY_JSON: JSON.stringify({ tiers: [] }),
     // No LLM and no trace export, whatever the developer's shell has.
     LLM_PROVIDER: "",
     ANTHROPIC_API_KEY: "",

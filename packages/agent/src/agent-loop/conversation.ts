@@ -13,6 +13,14 @@ export interface Turn {
   readonly results: ChatMessage;
 }
 
+/** A {@link Conversation}'s state: see {@link Conversation.snapshot}. */
+export interface ConversationSnapshot {
+  readonly task: ChatMessage;
+  /** The summary text (unfenced) and the fenced text the model reads. */
+  readonly summary?: { readonly text: string; readonly block: string };
+  readonly turns: readonly Turn[];
+}
+
 /**
  * The agent's short-term memory: the first user turn (the task), an optional summary of
  * compacted turns (appended to the first user turn as a fenced text block), and the turns kept
@@ -25,6 +33,30 @@ export class Conversation {
 
   constructor(task: ChatMessage) {
     this.#task = task;
+  }
+
+  /** A conversation continued from {@link snapshot}'s output (e.g. a run resumed after an approval). */
+  static restore(snapshot: ConversationSnapshot): Conversation {
+    const conversation = new Conversation(snapshot.task);
+    conversation.#turns = [...snapshot.turns];
+    if (snapshot.summary) {
+      conversation.#summary = { text: snapshot.summary.text, block: { type: "text", text: snapshot.summary.block } };
+    }
+    return conversation;
+  }
+
+  /** Everything {@link restore} needs, as JSON-serializable data: the task, the summary (text and fenced block) and the turns. */
+  snapshot(): ConversationSnapshot {
+    return {
+      task: this.#task,
+      ...(this.#summary ? { summary: { text: this.#summary.text, block: this.#summary.block.text } } : {}),
+      turns: [...this.#turns],
+    };
+  }
+
+  /** The task message (the first user turn, without the summary). */
+  get task(): ChatMessage {
+    return this.#task;
   }
 
   /** The turns kept verbatim, oldest first. */

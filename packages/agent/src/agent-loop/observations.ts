@@ -1,6 +1,14 @@
 import type { ErrorCode, ErrorInfo, ToolCallResult } from "@baton/contracts";
 import type { ToolCallBlock, ToolResultBlock } from "@baton/llm";
-import { type EffectLedger, executeToolCall, type ToolBreakers, type ToolContext, type ToolRegistry } from "@baton/tools";
+import {
+  type EffectLedger,
+  type ExecuteOptions,
+  executeToolCall,
+  type ToolBreakers,
+  type ToolContext,
+  type ToolRegistry,
+} from "@baton/tools";
+import type { LoopApprovalDecision } from "./checkpoint.ts";
 import { serializeForModel } from "./serialize.ts";
 import { fenceUntrusted } from "./spotlight.ts";
 import { truncateMiddle } from "./truncate.ts";
@@ -23,8 +31,12 @@ export interface RunToolCallsOptions {
   readonly effects?: EffectLedger | undefined;
   /** The process's per-tool circuit breakers. */
   readonly breakers?: ToolBreakers | undefined;
+  /** Called as each call that ran ends (e.g. to audit it); see `ExecuteOptions.onCall`. */
+  readonly onCall?: ExecuteOptions["onCall"] | undefined;
   /** Nonce source for the fences (tests). */
   readonly newNonce?: () => string;
+  /** Calls a person denied: not run; each gets a denial result (see {@link deniedResult}). */
+  readonly denials?: ReadonlyMap<ToolCallBlock, LoopApprovalDecision>;
 }
 
 /**
@@ -42,6 +54,8 @@ export async function runToolCalls(
 ): Promise<Observations> {
   const results = await Promise.all(
     calls.map((call): Promise<ToolCallResult> => {
+      const denial = options.denials?.get(call);
+      if (denial) return Promise.resolve(deniedResult(call, denial));
       if (call.parseError !== undefined) {
         return Promise.resolve({
           tool: call.name,
@@ -60,14 +74,56 @@ export async function runToolCalls(
         recordArgs: options.recordArgs ?? false,
         ...(options.effects ? { effects: options.effects } : {}),
         ...(options.breakers ? { breakers: options.breakers } : {}),
+        ...(options.onCall ? { onCall: options.onCall } : {}),
       });
     }),
   );
   const blocks = calls.map((call, index) => {
     const result = results[index] as ToolCallResult;
-    return toResultBlock(call, result, options);
+    const denial = options.denials?.get(call);
+    return denial ? deniedBlock(call, denial, options) : toResultBlock(call, result, options);
   });
   return { results, blocks };
+}
+
+/**
+ * The step report's result of a denied call: not run (`durationMs` 0), `APPROVAL_DENIED` (not
+ * retryable) with who denied it and why.
+ */
+export function deniedResult(call: ToolCallBlock, denial: LoopApprovalDecision): ToolCallResult {
+  return {
+    tool: call.name,
+    args: call.arguments,
+    ok: false,
+    error: {
+      code: "APPROVAL_DENIED",
+      message: `the call was denied by ${denial.approver}${denial.comment ? `: ${denial.comment}` : ""}`,
+      retryable: false,
+    },
+    durationMs: 0,
+  };
+}
+
+/**
+ * A denied call as the model reads it: an error result, the advice outside the fence, who denied
+ * it and the approver's comment inside (the comment is free text, so it is fenced like any data).
+ */
+function deniedBlock(call: ToolCallBlock, denial: LoopApprovalDecision, options: RunToolCallsOptions): ToolResultBlock {
+  const data = truncateMiddle(
+    `The call was denied by ${denial.approver}${denial.comment ? `: ${denial.comment}` : ""}.`,
+    options.maxResultChars,
+  );
+  const fenced = fenceUntrusted(data, {
+    tag: "tool_output",
+    attributes: { tool: call.name, call_id: call.id, status: "denied" },
+    ...(options.newNonce ? { newNonce: options.newNonce } : {}),
+  });
+  return {
+    type: "tool_result",
+    toolCallId: call.id,
+    content: `The call was not run: a person denied it. Do not retry it; continue without it or answer that it could not be done.\n${fenced}`,
+    isError: true,
+  };
 }
 
 /** One result as the model reads it: the fenced output, or a hint plus the fenced error. */

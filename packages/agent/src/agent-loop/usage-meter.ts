@@ -21,6 +21,11 @@ export class UsageMeter {
   #outputTokens = 0;
   #costUsd = 0;
 
+  /** @param initial spending already made (a run resumed from a checkpoint continues its usage). */
+  constructor(initial?: Spend) {
+    if (initial) this.add(initial);
+  }
+
   add(spend: Spend): void {
     this.#inputTokens += spend.inputTokens;
     this.#outputTokens += spend.outputTokens;

@@ -1,4 +1,5 @@
 import { DLQ_STREAM, MaxDeliveriesAdvisory, STREAMS } from "@baton/contracts";
+import { type AuditTrail, auditId } from "@baton/audit";
 import { decodeJson, type Logger, TransientError } from "@baton/core";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -12,6 +13,8 @@ export interface DeadLetterDeps {
   readonly logger: Logger;
   /** Reported as the `worker` of the failed step results it publishes. */
   readonly instanceId: string;
+  /** Where each dead letter is recorded (`dead_lettered`). */
+  readonly audit?: AuditTrail;
 }
 
 /**
@@ -65,5 +68,19 @@ export async function handleAdvisory(deps: DeadLetterDeps, msg: JsMsg): Promise<
   } else {
     taskLog.info({ dlqSeq: letter.dlqSeq }, "redelivered advisory: message already in the dead-letter queue; reporting again");
   }
+  deps.audit?.record({
+    id: auditId("dead_lettered", record.stream, String(record.streamSeq)),
+    kind: "dead_lettered",
+    ...(record.taskId ? { taskId: record.taskId } : {}),
+    ...(record.stepId ? { stepId: record.stepId } : {}),
+    details: {
+      stream: record.stream,
+      seq: record.streamSeq,
+      subject: record.subject,
+      consumer: record.consumer,
+      deliveries: record.deliveries,
+      dlqSeq: letter.dlqSeq,
+    },
+  });
   await reportDeadLetter(deps, letter, taskLog);
 }

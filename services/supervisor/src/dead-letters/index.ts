@@ -1,4 +1,5 @@
 import { DEAD_LETTER_CONSUMER } from "@baton/contracts";
+import type { AuditTrail } from "@baton/audit";
 import { ConsumerLoop, type ServiceContext } from "@baton/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { handleAdvisory } from "./handler.ts";
@@ -20,10 +21,13 @@ export interface DeadLetterHandler {
  * each message a consumer gave up on to BATON_DLQ, then reports it (a failed step result for
  * work, `tasks.rejected` for a submission, an error log line otherwise).
  */
-export async function startDeadLetterHandler(service: ServiceContext, options: { concurrency?: number } = {}): Promise<DeadLetterHandler> {
+export async function startDeadLetterHandler(
+  service: ServiceContext,
+  options: { concurrency?: number; audit?: AuditTrail } = {},
+): Promise<DeadLetterHandler> {
   const jsm = await jetstreamManager(service.nc);
   const logger = service.logger.child({ component: "dead-letters" });
-  const deps = { js: service.js, jsm, logger, instanceId: service.instanceId };
+  const deps = { js: service.js, jsm, logger, instanceId: service.instanceId, ...(options.audit ? { audit: options.audit } : {}) };
   const loop = new ConsumerLoop(
     service.js,
     {
