@@ -20,9 +20,7 @@ export function formatEventLine(event: TaskEvent): string {
     case "step.waiting":
       return `${head} ${step(event.stepId, event.agent)} ${oneLine(event.reason)}`;
     case "step.awaiting_approval":
-      return `${head} ${step(event.stepId, event.agent)} approval ${event.approvalId}: ${oneLine(event.reason)} (${event.calls
-        .map((c) => c.tool)
-        .join(", ")}; expires ${event.expiresAt})`;
+      return `${head} ${step(event.stepId, event.agent)} approval ${event.approvalId}: ${oneLine(event.reason)}; expires ${formatClock(event.expiresAt)} (baton approvals show ${event.approvalId})`;
     case "step.approval_decided":
       return `${head} ${step(event.stepId, event.agent)} ${event.decision === "approve" ? "approved" : "denied"} by ${event.approver}${
         event.comment ? `: ${oneLine(event.comment)}` : ""

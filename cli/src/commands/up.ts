@@ -70,7 +70,13 @@ export async function upCommand(ctx: CommandContext, flags: UpFlags): Promise<Ex
   output.out(`Baton is up: NATS at ${stack.natsUrl} (started in ${formatDuration(Date.now() - started)})`);
   if (stack.authDir) {
     output.out(`  authentication on: anonymous connections are refused; credentials in ${stack.authDir}/creds`);
-    output.out(`  baton commands in this folder use ${stack.clientCreds} (and operator.creds for dlq, agents remove, audit)`);
+    // The CLI finds them by itself only under .baton/auth of the folder it runs in.
+    const found = resolve(stack.authDir) === resolve(".baton", "auth");
+    output.out(
+      found
+        ? `  baton commands in this folder use ${stack.clientCreds} (and operator.creds for approvals, dlq, audit, agents remove)`
+        : `  for baton commands: --creds ${stack.clientCreds} (or operator.creds for approvals, dlq, audit, agents remove), or NATS_CREDS`,
+    );
   }
   if (stack.natsUrl !== "nats://127.0.0.1:4222" && !external)
     output.out(`  export NATS_URL=${stack.natsUrl}   # for baton commands in other shells`);

@@ -45,8 +45,13 @@ async function applyEffects(effects: TaskEffects, t: Transition, logger: Logger,
   const { state } = t;
   // `step.dispatched` goes out before the work itself, so no client sees a worker's
   // `step.started` ahead of it; every other event follows the publishes it reports.
-  const dispatched = t.events.filter((e) => e.type === "step.dispatched");
-  for (const event of dispatched) {
+  // A decision's event goes out before the dispatch it causes.
+  const early = t.events.filter((e) => e.type === "step.approval_decided" || e.type === "step.dispatched");
+  for (const event of early) {
+    if (event.type !== "step.dispatched") {
+      await publishTaskEvent(js, event, logger);
+      continue;
+    }
     await publishTaskEvent(js, event, logger);
     if (effects.agents && effects.agents.liveReplicas(event.agent).length === 0) {
       // The work waits in its work-queue stream until a replica of the agent starts, up to the task's deadline.
@@ -105,7 +110,7 @@ async function applyEffects(effects: TaskEffects, t: Transition, logger: Logger,
     });
   }
   for (const event of t.events) {
-    if (event.type === "step.dispatched") continue;
+    if (event.type === "step.dispatched" || event.type === "step.approval_decided") continue;
     // The failure event carries the task's usage, like the outcome.
     const withUsage = event.type === "failed" ? { ...event, usage: taskUsage(state) } : event;
     await publishTaskEvent(js, withUsage, logger);
