@@ -7,7 +7,7 @@ import { natsServerAvailable, openKv } from "@baton/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBaton } from "../support/cli.ts";
 import { connectClient, type TestClient } from "../support/client.ts";
-import { type ScriptedLlmServer, startScriptedLlmServer } from "../support/scripted-llm-server.ts";
+import { anthropicReply, type ScriptedLlmServer, startScriptedLlmServer } from "../support/scripted-llm-server.ts";
 import { ROOT, type ServiceProcess, startService, startStack, type TestStack } from "../support/services.ts";
 
 const MARKER_APPROVE = "LLM-PAUSE-APPROVE";
@@ -15,18 +15,7 @@ const MARKER_DENY = "LLM-PAUSE-DENY";
 
 /** The scripted model of the tickets agent's LLM loop: it files a ticket, then says what happened. */
 function ticketsModelRules(run: string) {
-  const message = (content: unknown[], stop: string) => ({
-    respond: {
-      body: {
-        type: "message",
-        role: "assistant",
-        content,
-        stop_reason: stop,
-        stop_sequence: null,
-        usage: { input_tokens: 200, output_tokens: 40 },
-      },
-    },
-  });
+  const message = (content: unknown[], stop: "end_turn" | "tool_use") => ({ respond: anthropicReply(content, stop) });
   const fileTicket = (marker: string, title: string) => ({
     name: `tickets: file (${marker})`,
     when: { systemIncludes: "You are the tickets agent of Baton", anyMessageIncludes: marker, toolResultsCount: 0 },

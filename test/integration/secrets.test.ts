@@ -6,7 +6,7 @@ import { natsServerAvailable } from "@baton/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient, type TestClient } from "../support/client.ts";
 import { type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
-import { type ScriptedLlmServer, startScriptedLlmServer } from "../support/scripted-llm-server.ts";
+import { anthropicReply, type ScriptedLlmServer, startScriptedLlmServer } from "../support/scripted-llm-server.ts";
 import { type ServiceProcess, startService, startStack, type TestStack } from "../support/services.ts";
 
 const DATABASE = process.env.TICKETS_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
@@ -31,16 +31,8 @@ describe.skipIf(!natsServerAvailable())("secrets stay out of logs, events, spans
   const seeds: string[] = [];
 
   beforeAll(async () => {
-    const message = (content: unknown[], stop: string) => ({
-      body: {
-        type: "message",
-        role: "assistant",
-        content,
-        stop_reason: stop,
-        stop_sequence: null,
-        usage: { input_tokens: 100, output_tokens: 20 },
-      },
-    });
+    const message = (content: unknown[], stop: "end_turn" | "tool_use") =>
+      anthropicReply(content, stop, { input_tokens: 100, output_tokens: 20 });
     llm = await startScriptedLlmServer({
       rules: [
         {

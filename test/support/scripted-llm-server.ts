@@ -108,6 +108,14 @@ export interface ScriptedLlmServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * A scripted Anthropic Messages API reply (`respond` of a rule): an assistant message with
+ * `content` blocks, stopping for `stopReason` (`end_turn`, `tool_use`), with the given usage.
+ */
+export function anthropicReply(content: unknown[], stopReason: "end_turn" | "tool_use", usage = { input_tokens: 200, output_tokens: 40 }) {
+  return { body: { type: "message", role: "assistant", content, stop_reason: stopReason, stop_sequence: null, usage } };
+}
+
 export interface ScriptedLlmServerOptions {
   /** Fixture name: `test/fixtures/llm/<fixture>.json`. Its rules come before `rules`. */
   readonly fixture?: string;

@@ -183,7 +183,7 @@ async function handleWork(
   // A compensation runs after the task failed: the abort broadcast of that failure must not stop it.
   const aborted = compensation ? { signal: new AbortController().signal, release() {} } : runner.aborts.register(work.taskId);
   const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const run = await runStep(work, runner, options, signal, overBudget, service.instanceId).finally(() => aborted.release());
+  const outcome = await runStep(work, runner, options, signal, overBudget, service.instanceId).finally(() => aborted.release());
   if (aborted.signal.aborted) {
     log.info("step aborted: its task was cancelled or timed out");
     return undefined;
@@ -192,10 +192,12 @@ async function handleWork(
     // Shutdown's grace ran out mid-step: the loop has handed the message back; report nothing.
     throw new RetryLaterError(0, { code: "INTERNAL", message: "worker shutting down" });
   }
-  if (run.status === "awaiting_approval") {
-    await reportPaused(service, runner, work, agent, run, startedAt, log);
-    return undefined;
-  }
+  let run: StepRun & { usage?: Usage };
+  if (outcome.status === "awaiting_approval") {
+    const tooLarge = await reportPaused(service, runner, work, agent, outcome, startedAt, log);
+    if (!tooLarge) return undefined;
+    run = { status: "failed", toolCalls: outcome.toolCalls, error: tooLarge, usage: outcome.usage };
+  } else run = outcome;
   if (run.status === "failed" && run.error?.retryable) await retryOrGiveUp(service, work, run.error, msg, options, log);
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
@@ -409,6 +411,8 @@ function auditToolCalls(audit: AuditTrail, work: StepWork, agent: string, worker
  * `<agent>.<taskId>.<stepId>.<dispatchId>`, and a result `awaiting_approval` naming the calls
  * (and that key) goes to the supervisor, which asks a person. The work is then acked: nothing
  * holds a worker while the person decides.
+ * @returns undefined when reported; the failure to report instead when the conversation is too
+ *   large to save (over the server's max_payload).
  */
 async function reportPaused(
   service: ServiceContext,
@@ -418,36 +422,19 @@ async function reportPaused(
   run: Extract<RunOutcome, { status: "awaiting_approval" }>,
   startedAt: Date,
   log: Logger,
-): Promise<void> {
+): Promise<ErrorInfo | undefined> {
   const key = `${agent}.${work.taskId}.${work.stepId}.${work.dispatchId}`;
   const saved = JSON.stringify(run.pending.checkpoint);
   // A KV value is one message: it must fit the server's max_payload (headers and key aside).
   const limit = (service.nc.info?.max_payload ?? 1_048_576) - 4_096;
   const bytes = Buffer.byteLength(saved);
   if (bytes > limit) {
-    const error: ErrorInfo = {
+    log.error({ bytes, limit }, "paused conversation too large to save: step failed");
+    return {
       code: "STEP_FAILED",
       message: `the conversation to save while waiting for approval is ${bytes} bytes; the server takes at most ${limit} (max_payload): lower MAX_TOOL_OUTPUT_BYTES or raise max_payload`,
       retryable: false,
     };
-    log.error({ bytes, limit }, "checkpoint too large: step failed");
-    const now = new Date();
-    await publishResult(service, {
-      taskId: work.taskId,
-      stepId: work.stepId,
-      agent,
-      dispatchId: work.dispatchId,
-      status: "failed",
-      toolCalls: run.toolCalls,
-      error,
-      attempt: work.attempt,
-      worker: service.instanceId,
-      startedAt: startedAt.toISOString(),
-      finishedAt: now.toISOString(),
-      durationMs: now.getTime() - startedAt.getTime(),
-      usage: run.usage,
-    });
-    return;
   }
   await runner.checkpoints.put(key, saved);
   const calls: ApprovalCall[] = run.pending.calls.map((c) => ({
@@ -475,6 +462,7 @@ async function reportPaused(
     usage: run.usage,
   });
   log.info({ tools: calls.map((c) => c.tool), checkpoint: key }, "step paused for approval");
+  return undefined;
 }
 
 /**
