@@ -437,6 +437,12 @@ async function reportPaused(
     };
   }
   await runner.checkpoints.put(key, saved);
+  if (work.approval?.checkpoint && work.approval.checkpoint !== key) {
+    // Paused again after a resume: the new checkpoint holds everything the old one did.
+    await runner.checkpoints
+      .delete(work.approval.checkpoint)
+      .catch((error: unknown) => log.warn({ err: error }, "could not delete a superseded checkpoint"));
+  }
   const calls: ApprovalCall[] = run.pending.calls.map((c) => ({
     tool: c.tool,
     args: c.args,

@@ -10,13 +10,17 @@ export {
   SchemaCache,
   withDeclaredCompensations,
 } from "./agents/check-plan.ts";
+export { type ApprovalChange, gatesOf } from "./approvals/gate.ts";
 export {
+  applyApprovalDecision,
   applyResult,
+  awaitsApproval,
   failTask,
   redispatchStep,
   newTaskState,
   pendingEffects,
   startTask,
   stepOutcomes,
+  timeOutTask,
   type Transition,
 } from "./task-machine.ts";
