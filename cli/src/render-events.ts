@@ -11,6 +11,8 @@ export function formatEventLine(event: TaskEvent): string {
   switch (event.type) {
     case "accepted":
       return `${head} task ${event.taskId}: ${oneLine(event.goal, 100)}`;
+    case "resubmitted":
+      return `${head} the same submission again: the task is ${event.status} (accepted ${formatClock(event.acceptedAt)})`;
     case "planned":
       return `${head} ${event.steps.length} step${event.steps.length === 1 ? "" : "s"} (${event.source}): ${event.steps
         .map((s) => `${s.id}[${s.agent}]${s.dependsOn.length ? `<-${s.dependsOn.join(",")}` : ""}`)

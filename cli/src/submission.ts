@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { type FieldIssue, toFieldIssues, TaskSubmission } from "@baton/contracts";
+import { dottedPath, type FieldIssue, jsonShapeProblem, TaskSubmission, toFieldIssues } from "@baton/contracts";
 import { CliError } from "./cli-error.ts";
 import { EXIT } from "./exit-codes.ts";
 
@@ -44,6 +44,14 @@ export async function buildSubmission(input: SubmissionInput): Promise<ResolvedS
       ...(input.maxTokens !== undefined ? { maxTokens: input.maxTokens } : {}),
       ...(input.maxCostUsd !== undefined ? { maxCostUsd: input.maxCostUsd } : {}),
     };
+  }
+  // What the supervisor checks before the schema: nesting and `__proto__` keys (schemas drop those silently).
+  const shape = jsonShapeProblem(raw);
+  if (shape) {
+    const issue = { path: dottedPath(shape.path) || "(root)", message: shape.message };
+    throw new CliError(`invalid submission${input.planFile ? ` (${input.planFile})` : ""}:`, EXIT.invalid, formatIssues([issue]), {
+      cause: [issue],
+    });
   }
   const parsed = TaskSubmission.safeParse(raw);
   if (!parsed.success) {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { notReserved, RESERVED_MESSAGE } from "./limits.ts";
 import { Timestamp } from "./ids.ts";
 import { SchemaVersion } from "./version.ts";
 
@@ -10,14 +11,18 @@ import { SchemaVersion } from "./version.ts";
  */
 export const AgentName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be 1-32 characters: a lower-case letter, then lower-case letters, digits or '-'");
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be 1-32 characters: a lower-case letter, then lower-case letters, digits or '-'")
+  .refine(notReserved, RESERVED_MESSAGE);
 export type AgentName = z.infer<typeof AgentName>;
 
 /**
  * A tool's name, unique within its agent: 1–64 characters of `A-Z a-z 0-9 _ -` — the names the
  * Anthropic Messages and OpenAI Chat Completions APIs accept for tools.
  */
-export const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'");
+export const ToolName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+  .refine(notReserved, RESERVED_MESSAGE);
 export type ToolName = z.infer<typeof ToolName>;
 
 /**

@@ -53,8 +53,9 @@ export function needsApproval(
   plan?: PlanApproval,
 ): boolean {
   if (plan?.all || plan?.tools.includes(`${agent}/${tool.name}`)) return true;
-  const forAgent = policy.agents[agent];
-  const override = forAgent?.tools?.[tool.name];
+  // Own entries only: a name like `constructor` must not find what every object inherits.
+  const forAgent = Object.hasOwn(policy.agents, agent) ? policy.agents[agent] : undefined;
+  const override = forAgent?.tools && Object.hasOwn(forAgent.tools, tool.name) ? forAgent.tools[tool.name] : undefined;
   if (override) return override === "always";
   return (forAgent?.tiers ?? policy.tiers).includes(tool.riskTier);
 }

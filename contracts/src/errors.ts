@@ -31,6 +31,7 @@ export const ErrorCode = z.enum([
   "DEPENDENCY_FAILED",
   "TASK_TIMEOUT",
   "DEAD_LETTERED",
+  "TASK_ID_CONFLICT",
   "INTERNAL",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -51,11 +52,21 @@ export const ErrorInfo = z.object({
 });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
 
-/** Turns zod issues into `FieldIssue`s with dotted paths, prefixed by `prefix` when given. */
+/** Most field issues one error carries; the rest are counted in a last issue (`(more)`). */
+export const MAX_FIELD_ISSUES = 20;
+
+/**
+ * Turns zod issues into `FieldIssue`s with dotted paths, prefixed by `prefix` when given: at most
+ * {@link MAX_FIELD_ISSUES}, then one issue saying how many more there were (a submission with
+ * 10,000 bad keys gets an answer of a readable size).
+ */
 export function toFieldIssues(error: z.ZodError, prefix?: string): FieldIssue[] {
-  return error.issues.map((issue) => {
+  const issues = error.issues.slice(0, MAX_FIELD_ISSUES).map((issue) => {
     const parts = issue.path.map((p) => String(p));
     if (prefix) parts.unshift(prefix);
-    return { path: parts.join(".") || "(root)", message: issue.message };
+    return { path: (parts.join(".") || "(root)").slice(0, 512), message: issue.message.slice(0, 1_000) };
   });
+  const more = error.issues.length - issues.length;
+  if (more > 0) issues.push({ path: "(more)", message: `and ${more} more issue${more === 1 ? "" : "s"}` });
+  return issues;
 }

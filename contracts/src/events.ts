@@ -3,6 +3,7 @@ import { AgentName } from "./agents.ts";
 import { ApprovalCall, ApprovalId } from "./approvals.ts";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
+import { TaskStatus } from "./state.ts";
 import { Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
 
@@ -16,6 +17,8 @@ const base = { schemaVersion: SchemaVersion, taskId: TaskId, at: Timestamp };
  */
 export const TaskEvent = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("accepted"), goal: z.string() }),
+  /** The same submission (same taskId, same body) arrived again: what became of the first. */
+  z.object({ ...base, type: z.literal("resubmitted"), status: TaskStatus, acceptedAt: Timestamp }),
   z.object({
     ...base,
     type: z.literal("planned"),

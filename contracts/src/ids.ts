@@ -1,15 +1,17 @@
 import { z } from "zod";
+import { notReserved, RESERVED_MESSAGE } from "./limits.ts";
 
 /**
  * Identifier usable as a single NATS subject token and a KV key: 1–128 chars of
- * `[A-Za-z0-9_-]`. Dots, spaces and wildcards are refused because they would
+ * `[A-Za-z0-9_-]`, not one of the reserved names (`__proto__`, `constructor`, … — see `RESERVED_NAMES`). Dots, spaces and wildcards are refused because they would
  * split or widen a subject (NATS subject grammar, https://docs.nats.io/nats-concepts/subjects).
  */
 export const Identifier = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'");
+  .regex(/^[A-Za-z0-9_-]+$/, "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'")
+  .refine(notReserved, RESERVED_MESSAGE);
 export type Identifier = z.infer<typeof Identifier>;
 
 /** A task's id: the client's idempotency key (same taskId twice → one run). */

@@ -11,6 +11,7 @@ export * from "./dead-letter.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./ids.ts";
+export * from "./limits.ts";
 export * from "./memory.ts";
 export * from "./permissions.ts";
 export * from "./plan.ts";

@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { AgentName } from "./agents.ts";
+import { AgentName, ToolName } from "./agents.ts";
+import { cleanText, jsonPathOf, jsonShapeProblem, MAX_JSON_DEPTH, MAX_TOOL_ARGS_BYTES, walkJson } from "./limits.ts";
+
+/**
+ * How deep a tool call's `args` may nest: a submission's tool arguments sit 6 levels below its
+ * root (submission → plan → steps → step → toolCalls → call → args), and the submission as a
+ * whole may nest MAX_JSON_DEPTH (64) levels.
+ */
+export const ARGS_MAX_DEPTH = MAX_JSON_DEPTH - 6;
 import { PlanApproval } from "./approvals.ts";
 import { StepId } from "./ids.ts";
 
@@ -20,8 +28,22 @@ export type StepRef = z.infer<typeof StepRef>;
 
 /** One tool call a step makes: a tool name from its agent's tool set and its JSON arguments. */
 export const ToolCallSpec = z.strictObject({
-  tool: z.string().min(1).max(64),
-  args: z.record(z.string(), z.unknown()).default({}),
+  tool: ToolName,
+  /** At most MAX_TOOL_ARGS_BYTES (256 KiB) as JSON, nested at most ARGS_MAX_DEPTH (58) deep, no `__proto__` key. */
+  args: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .superRefine((args, ctx) => {
+      const problem = jsonShapeProblem(args, ARGS_MAX_DEPTH);
+      if (problem) {
+        ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+        return;
+      }
+      const bytes = Buffer.byteLength(JSON.stringify(args));
+      if (bytes > MAX_TOOL_ARGS_BYTES) {
+        ctx.addIssue({ code: "custom", message: `${bytes} bytes as JSON; at most ${MAX_TOOL_ARGS_BYTES}` });
+      }
+    }),
 });
 export type ToolCallSpec = z.infer<typeof ToolCallSpec>;
 
@@ -46,7 +68,7 @@ export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export const PlanStep = z.strictObject({
   id: StepId,
   agent: AgentName,
-  instruction: z.string().trim().min(1).max(4_000),
+  instruction: cleanText().trim().min(1).max(4_000),
   toolCalls: z.array(ToolCallSpec).max(16).default([]),
   dependsOn: z.array(StepId).max(64).default([]),
   /** Wall-clock limit for the whole step in ms; default: the worker's STEP_TIMEOUT_MS. */
@@ -78,9 +100,30 @@ const PlanShape = z.strictObject({
  * or a `$fromStep` reference names a step that is not an ancestor.
  */
 export const Plan = PlanShape.superRefine((plan, ctx) => {
+  // Arguments nested too deep are reported by their own check; the reference walk skips them.
+  const tooDeep = plan.steps.some((s) =>
+    [...s.toolCalls, ...(s.compensation ? [s.compensation] : [])].some((c) => jsonShapeProblem(c.args, ARGS_MAX_DEPTH)),
+  );
+  if (tooDeep) return;
   for (const issue of validateDag(plan.steps)) ctx.addIssue({ code: "custom", ...issue });
 });
 export type Plan = z.infer<typeof Plan>;
+
+/** A tool call of an accepted plan: its arguments were checked when the plan was (see {@link AcceptedPlan}). */
+const AcceptedToolCall = z.strictObject({ tool: ToolName, args: z.record(z.string(), z.unknown()).default({}) });
+
+/**
+ * A plan as the supervisor accepted it, stored in task state and carried in synthesis requests:
+ * the shape of a {@link Plan} without its checks (argument sizes and shapes, the DAG, references),
+ * which ran once, at submission — a task's state is read at every step, and re-running them each
+ * time costs as much as the step.
+ */
+export const AcceptedPlan = PlanShape.extend({
+  steps: z
+    .array(PlanStep.extend({ toolCalls: z.array(AcceptedToolCall).max(16).default([]), compensation: AcceptedToolCall.optional() }))
+    .min(1)
+    .max(64),
+});
 
 type DagIssue = { path: (string | number)[]; message: string };
 
@@ -107,6 +150,14 @@ function validateDag(steps: readonly PlanStep[]): DagIssue[] {
   }
   const ancestors = ancestorSets(steps);
   steps.forEach((step, i) => {
+    for (const [where, call] of [
+      ...step.toolCalls.map((c, j) => [["toolCalls", j], c] as const),
+      ...(step.compensation ? [[["compensation"], step.compensation] as const] : []),
+    ]) {
+      for (const { problem, path } of walkStepRefs(call.args)) {
+        if (problem) issues.push({ path: ["steps", i, ...where, "args", ...path], message: `not a valid $fromStep reference: ${problem}` });
+      }
+    }
     if (step.compensation) {
       for (const { ref, path } of collectStepRefs(step.compensation.args)) {
         if (ref.$fromStep !== step.id && !ancestors.get(step.id)?.has(ref.$fromStep)) {
@@ -177,15 +228,31 @@ export function ancestorSets(steps: readonly PlanStep[]): Map<string, Set<string
 
 /** Every `$fromStep` reference inside `value`, with the path (keys and indexes) where it sits. */
 export function collectStepRefs(value: unknown, path: (string | number)[] = []): { ref: StepRef; path: (string | number)[] }[] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => collectStepRefs(v, [...path, i]));
-  if (value !== null && typeof value === "object") {
-    if ("$fromStep" in value) {
-      const parsed = StepRef.safeParse(value);
-      return parsed.success ? [{ ref: parsed.data, path }] : [];
-    }
-    return Object.entries(value).flatMap(([k, v]) => collectStepRefs(v, [...path, k]));
-  }
-  return [];
+  return walkStepRefs(value, path).flatMap((found) => (found.ref ? [{ ref: found.ref, path: found.path }] : []));
+}
+
+/**
+ * Every object with a `$fromStep` key inside `value`, with its path, parsed as a {@link StepRef}
+ * (`ref`) or why it is not one (`problem`). Iterative, allocating a path only per reference.
+ */
+export function walkStepRefs(
+  value: unknown,
+  path: (string | number)[] = [],
+): { ref?: StepRef; problem?: string; path: (string | number)[] }[] {
+  const found: { ref?: StepRef; problem?: string; path: (string | number)[] }[] = [];
+  walkJson(value, (node) => {
+    const v = node.value;
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.hasOwn(v, "$fromStep")) return undefined;
+    const parsed = StepRef.safeParse(v);
+    const at = [...path, ...jsonPathOf(node)];
+    found.push(
+      parsed.success
+        ? { ref: parsed.data, path: at }
+        : { problem: parsed.error.issues.map((i) => `${i.path.join(".") || "(reference)"}: ${i.message}`).join("; "), path: at },
+    );
+    return "skip";
+  });
+  return found;
 }
 
 /** Thrown by {@link resolveStepRefs} when a reference's step has no output or its pointer matches nothing. */

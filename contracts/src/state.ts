@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ErrorInfo } from "./errors.ts";
 import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
 import { TaskBudget } from "./budget.ts";
-import { Plan } from "./plan.ts";
+import { AcceptedPlan } from "./plan.ts";
 import { GatedTool, StepApproval } from "./approvals.ts";
 import { CompensationOutcome, StepOutcome } from "./task.ts";
 import { Usage } from "./tool-result.ts";
@@ -28,7 +28,7 @@ export const TaskState = z.object({
   schemaVersion: SchemaVersion,
   taskId: TaskId,
   goal: z.string(),
-  plan: Plan,
+  plan: AcceptedPlan,
   status: TaskStatus,
   steps: z.record(
     StepId,
@@ -49,6 +49,11 @@ export const TaskState = z.object({
   gates: z.record(StepId, z.array(GatedTool)).optional(),
   /** How long an approval waits for a decision before it counts as a denial (APPROVAL_TIMEOUT_MS at acceptance), ms. */
   approvalTimeoutMs: z.number().int().positive().optional(),
+  /** SHA-256 (hex) of the canonical JSON of the accepted submission: a resubmission with another body is a conflict. */
+  submissionSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** W3C traceparent of the span that accepted the task; later hops join this trace. */
   traceparent: z.string().optional(),
   tracestate: z.string().optional(),

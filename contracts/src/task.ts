@@ -3,6 +3,7 @@ import { AgentName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
 import { StepId, TaskId, Timestamp } from "./ids.ts";
 import { TaskBudget } from "./budget.ts";
+import { cleanText, MAX_METADATA_ENTRIES, notReserved, RESERVED_MESSAGE } from "./limits.ts";
 import { Plan } from "./plan.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
@@ -13,18 +14,45 @@ import { SchemaVersion } from "./version.ts";
  * LLM planner decomposes `goal`; with no LLM configured such a submission is rejected.
  * `budget` limits tokens, USD and wall time across every service working on the task.
  */
-export const TaskSubmission = z.object({
-  schemaVersion: SchemaVersion.default(1),
-  taskId: TaskId.optional(),
-  goal: z.string().trim().min(1, "must not be empty").max(10_000),
-  plan: Plan.optional(),
-  /** Wall-clock limit for the whole task in ms; default: the supervisor's TASK_TIMEOUT_MS. */
-  timeoutMs: z.number().int().positive().max(86_400_000).optional(),
-  /** Token, cost and time limits; unset fields take the supervisor's defaults. */
-  budget: TaskBudget.optional(),
-  /** Free-form labels copied to events and the outcome (at most 32; values ≤ 256 chars). */
-  metadata: z.record(z.string().max(64), z.string().max(256)).optional(),
-});
+export const TaskSubmission = z
+  .object({
+    schemaVersion: SchemaVersion.default(1),
+    taskId: TaskId.optional(),
+    goal: cleanText().trim().min(1, "must not be empty").max(10_000),
+    plan: Plan.optional(),
+    /** Wall-clock limit for the whole task in ms; default: the supervisor's TASK_TIMEOUT_MS. */
+    timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+    /** Token, cost and time limits; unset fields take the supervisor's defaults. */
+    budget: TaskBudget.optional(),
+    /**
+     * Free-form labels copied to events and the outcome: at most MAX_METADATA_ENTRIES (32); keys
+     * 1–64 characters of `A-Z a-z 0-9 _ . -` (not a reserved name), values at most 256 characters.
+     */
+    metadata: z
+      .record(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
+          .refine(notReserved, RESERVED_MESSAGE),
+        cleanText().max(256),
+      )
+      .refine((m) => Object.keys(m).length <= MAX_METADATA_ENTRIES, { message: `at most ${MAX_METADATA_ENTRIES} entries` })
+      .optional(),
+  })
+  .superRefine((submission, ctx) => {
+    // A step may not ask for more time than its whole task has.
+    const limit = submission.timeoutMs;
+    if (limit === undefined || !submission.plan) return;
+    submission.plan.steps.forEach((step, i) => {
+      if (step.timeoutMs !== undefined && step.timeoutMs > limit) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plan", "steps", i, "timeoutMs"],
+          message: `must not exceed the task's timeoutMs (${limit} ms)`,
+        });
+      }
+    });
+  });
 export type TaskSubmission = z.infer<typeof TaskSubmission>;
 
 /**
@@ -34,7 +62,7 @@ export type TaskSubmission = z.infer<typeof TaskSubmission>;
 export const TaskCancel = z.object({
   schemaVersion: SchemaVersion.default(1),
   taskId: TaskId,
-  reason: z.string().max(1_000).optional(),
+  reason: cleanText().max(1_000).optional(),
 });
 export type TaskCancel = z.infer<typeof TaskCancel>;
 

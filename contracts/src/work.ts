@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { AgentName } from "./agents.ts";
+import { AgentName, ToolName } from "./agents.ts";
 import { ErrorInfo } from "./errors.ts";
 import { DispatchId, StepId, TaskId, Timestamp } from "./ids.ts";
 import { ApprovalCall, WorkApproval } from "./approvals.ts";
-import { Plan, RetryPolicy, ToolCallSpec } from "./plan.ts";
+import { AcceptedPlan, RetryPolicy } from "./plan.ts";
 import { StepOutcome } from "./task.ts";
 import { ToolCallResult, Usage } from "./tool-result.ts";
 import { SchemaVersion } from "./version.ts";
@@ -27,11 +27,17 @@ export const StepWork = z.object({
   dispatchId: DispatchId,
   goal: z.string(),
   instruction: z.string(),
-  toolCalls: z.array(ToolCallSpec),
+  /** The step's calls with their `$fromStep` references resolved (so larger than the plan's limits allow). */
+  toolCalls: z.array(z.strictObject({ tool: ToolName, args: z.record(z.string(), z.unknown()) })),
   inputs: z.record(StepId, z.unknown()),
   attempt: z.number().int().positive(),
   /** Step wall-clock limit in ms, when the plan set one. */
   timeoutMs: z.number().int().positive().optional(),
+  /**
+   * The task's deadline when the step was dispatched: the worker stops the step then at the
+   * latest, whatever its own limit (a step never outlives its task).
+   */
+  deadlineAt: Timestamp.optional(),
   /** The step's retry policy, when the plan set one. */
   retry: RetryPolicy.optional(),
   /** Approval gates of this step and the decisions made; absent when none of its tools is gated. */
@@ -69,7 +75,7 @@ export const SynthesisRequest = z.object({
   schemaVersion: SchemaVersion,
   taskId: TaskId,
   goal: z.string(),
-  plan: Plan,
+  plan: AcceptedPlan,
   steps: z.array(StepOutcome),
   acceptedAt: Timestamp,
   metadata: z.record(z.string(), z.string()).optional(),

@@ -6,6 +6,8 @@ import {
   type DeadLetterRecord,
   readDeadLetterHeaders,
   subjects,
+  SYNTHESIS_CONSUMER,
+  SYNTHESIS_STREAM,
   TaskRejected,
   WORK_STREAM,
 } from "@baton/contracts";
@@ -110,7 +112,10 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
   const dlqSeqOf = new Map<string, number>();
 
   beforeAll(async () => {
-    stack = await startStack({ services: ["supervisor", "research-agent", "code-agent", "synthesizer"] });
+    stack = await startStack({
+      services: ["supervisor", "research-agent", "code-agent", "synthesizer"],
+      env: { DISPATCH_STALE_MS: "2000" },
+    });
     client = await connectClient(stack.nats.url);
     operatorCreds = await stack.credentials({ kind: "operator" });
     jsm = await jetstreamManager(client.nc);
@@ -330,6 +335,33 @@ describe.skipIf(!natsServerAvailable())("dead letters", () => {
     const empty = await cli(["dlq", "list"], url);
     expect(empty.stdout).toBe("");
     expect(empty.stderr).toContain("is empty");
+  });
+
+  it("a dead-lettered synthesis request fails its task with DEAD_LETTERED, and nothing sends it again", async () => {
+    // With the synthesizer stopped, the request waits in BATON_SYNTHESIS until the test dead-letters it.
+    const synthesizer = stack.services.find((s) => s.name === "synthesizer");
+    if (!synthesizer) throw new Error("no synthesizer");
+    await synthesizer.stop();
+    const taskId = `dlq-synthesis-${Date.now()}`;
+    const events = client.watch(taskId);
+    await client.submit({ taskId, goal: "add", plan: { steps: [step("add", "code", "evaluate_expression", { expression: "2+3" })] } });
+    const request = await waitFor("the synthesis request", () =>
+      jsm.streams.getMessage(SYNTHESIS_STREAM.name, { last_by_subj: subjects.synthesis(taskId) }),
+    );
+    client.nc.publish(
+      subjects.maxDeliveriesAdvisory(SYNTHESIS_STREAM.name, SYNTHESIS_CONSUMER.durable),
+      JSON.stringify(maxDeliveriesAdvisory(SYNTHESIS_STREAM.name, SYNTHESIS_CONSUMER.durable, request.seq)),
+    );
+    const outcome = await client.outcome(taskId, 15_000);
+    expect(outcome.status).toBe("failed");
+    if (outcome.status !== "failed") return;
+    expect(outcome.value.error.code).toBe("DEAD_LETTERED");
+    expect(outcome.value.error.message).toContain(`synthesis.${taskId}`);
+    // The dispatch watchdog (DISPATCH_STALE_MS 2 s here) sends no new request for the failed task.
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(await jsm.streams.getMessage(SYNTHESIS_STREAM.name, { last_by_subj: subjects.synthesis(taskId) })).toBeNull();
+    expect(events.filter((e) => e.type === "failed")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "synthesizing")).toHaveLength(1);
   });
 
   it("a dead-lettered submission is rejected with DEAD_LETTERED (handler in-process, supervisor stopped)", async () => {

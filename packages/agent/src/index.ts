@@ -50,6 +50,6 @@ export {
 export type { AgentCard, AgentReplica, StepResult, StepWork, ToolCallResult, ToolCard } from "@baton/contracts";
 export type { Logger } from "@baton/core";
 export { runStepToolCalls, type StepRun } from "./run-step.ts";
-export { runWorkerService, type WorkerServiceOptions } from "./worker-service.ts";
+export { runWorkerService, stepLimitMs, type WorkerServiceOptions } from "./worker-service.ts";
 export { AgentPresence, type PresenceOptions } from "./presence.ts";
 export * from "./agent-loop/index.ts";

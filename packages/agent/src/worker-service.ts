@@ -17,6 +17,8 @@ import {
   BudgetLedgers,
   ConsumerLoop,
   decodeJson,
+  dispatchStanding,
+  type DispatchStanding,
   ensureConsumer,
   hasBudget,
   KvEffectLedger,
@@ -27,6 +29,7 @@ import {
   publishTaskEvent,
   redactErrorInfo,
   RetryLaterError,
+  retryWhileUnavailable,
   type ServiceContext,
   TaskStore,
 } from "@baton/core";
@@ -70,7 +73,9 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
   const llm = createChatProvider(env, { logger: service.logger });
   const spec = { ...workConsumer(agent), ackWaitMs: env.WORK_ACK_WAIT_MS };
   await ensureConsumer(await service.js.jetstreamManager(), spec);
-  const effects = await KvEffectLedger.open(service.nc, service.instanceId);
+  const effects = await KvEffectLedger.open(service.nc, service.instanceId, {
+    logger: service.logger.child({ component: "effect-ledger" }),
+  });
   const tasks = await TaskStore.open(service.nc);
   const aborts = new TaskAborts(service);
   const audit = AuditTrail.forService(service, `agent.${agent}`, { includeArgs: loadConfig(AuditEnv).AUDIT_INCLUDE_ARGS });
@@ -80,10 +85,10 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<S
     halfOpenAfterMs: env.TOOL_BREAKER_HALF_OPEN_MS,
     onStateChange: (tool, state) => service.logger.warn({ tool, circuit: state }, `circuit of ${tool} is ${state}`),
   });
-  const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts, audit, checkpoints };
+  const runner: StepRunner = { registry, ledgers, llm, effects, breakers, tasks, aborts, audit, checkpoints, nc: service.nc };
   const loop = new ConsumerLoop(
     service.js,
-    { spec, concurrency: env.WORKER_CONCURRENCY, template: `work.${agent}.{taskId}.{stepId}`, logger: service.logger },
+    { spec, concurrency: env.WORKER_CONCURRENCY, template: `work.${agent}.{taskId}.{stepId}`, logger: service.logger, nc: service.nc },
     (msg, signal) => handleWork(service, runner, options, msg, signal),
   );
   const presence = await AgentPresence.start(service, {
@@ -129,6 +134,23 @@ interface StepRunner {
   readonly audit: AuditTrail;
   /** The bucket `baton_checkpoints`: conversations of LLM loops paused for approval. */
   readonly checkpoints: Awaited<ReturnType<typeof openKv>>;
+  /** The connection (to wait for it across a broker restart). */
+  readonly nc: ServiceContext["nc"];
+}
+
+/**
+ * Where this dispatch stands now ({@link dispatchStanding}), read again from task state after the
+ * step ran. A state that cannot be read (the broker away for longer than the store's retries)
+ * counts as `unknown`: the step then reports as usual.
+ */
+async function standingOf(runner: StepRunner, work: StepWork, log: Logger): Promise<DispatchStanding> {
+  try {
+    const current = await runner.tasks.get(work.taskId);
+    return current ? dispatchStanding(current.state, work) : "unknown";
+  } catch (error) {
+    log.warn({ err: error }, "could not read the task's state after the step; reporting the step anyway");
+    return "unknown";
+  }
 }
 
 /** Audits the agent's card as this replica registers it: version and tools with risk tiers (one entry per distinct card). */
@@ -168,6 +190,12 @@ async function handleWork(
     log.info({ task: task.state.status, kind: work.kind }, "step skipped: its task has ended");
     return undefined;
   }
+  if (task && dispatchStanding(task.state, work) === "stale") {
+    // An older dispatch of a step that has its result, or was dispatched again (e.g. a copy the
+    // broker brought back after a restart): running it would change nothing.
+    log.info({ kind: work.kind }, "step skipped: this dispatch was superseded");
+    return undefined;
+  }
   trace
     .getActiveSpan()
     ?.setAttributes({ "baton.task.id": work.taskId, "baton.step.id": work.stepId, "baton.agent": agent, "baton.work.kind": work.kind });
@@ -182,8 +210,17 @@ async function handleWork(
   log.info({ tools: work.toolCalls.map((c) => c.tool), kind: work.kind }, "step started");
   // A compensation runs after the task failed: the abort broadcast of that failure must not stop it.
   const aborted = compensation ? { signal: new AbortController().signal, release() {} } : runner.aborts.register(work.taskId);
-  const signal = AbortSignal.any([shutdownSignal, aborted.signal, AbortSignal.timeout(work.timeoutMs ?? env.STEP_TIMEOUT_MS)]);
-  const outcome = await runStep(work, runner, options, signal, overBudget, service.instanceId).finally(() => aborted.release());
+  // A timer cleared when the step ends (AbortSignal.timeout's would live on for the whole step timeout).
+  const stepTimeout = new AbortController();
+  const timer = setTimeout(
+    () => stepTimeout.abort(new DOMException("step timed out", "TimeoutError")),
+    stepLimitMs(work, env.STEP_TIMEOUT_MS),
+  );
+  const signal = AbortSignal.any([shutdownSignal, aborted.signal, stepTimeout.signal]);
+  const outcome = await runStep(work, runner, options, signal, overBudget, service.instanceId).finally(() => {
+    clearTimeout(timer);
+    aborted.release();
+  });
   if (aborted.signal.aborted) {
     log.info("step aborted: its task was cancelled or timed out");
     return undefined;
@@ -198,6 +235,13 @@ async function handleWork(
     if (!tooLarge) return undefined;
     run = { status: "failed", toolCalls: outcome.toolCalls, error: tooLarge, usage: outcome.usage };
   } else run = outcome;
+  // Whether the task still waits for this dispatch: a task that ended meanwhile (another step
+  // failed it, its deadline passed) gets no more events, and no retry, from this step.
+  const standing = await standingOf(runner, work, log);
+  if (standing === "stale") {
+    log.info({ status: run.status, kind: work.kind }, "step finished after its task moved on: nothing reported");
+    return undefined;
+  }
   if (run.status === "failed" && run.error?.retryable) await retryOrGiveUp(service, work, run.error, msg, options, log);
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
@@ -208,6 +252,25 @@ async function handleWork(
     "gen_ai.usage.output_tokens": usage.outputTokens,
     "baton.cost_usd": usage.costUsd,
   });
+  if (!compensation) {
+    // Stored before the result is published: what the supervisor does with the result (the
+    // task's `failed`, the next steps' dispatch) comes after this event in BATON_EVENTS.
+    await publishTaskEvent(
+      service.js,
+      run.status === "completed"
+        ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
+        : {
+            type: "step.failed",
+            taskId: work.taskId,
+            stepId: work.stepId,
+            agent,
+            durationMs,
+            error: redactErrorInfo(run.error as ErrorInfo),
+          },
+      log,
+      { agent, msgId: `event-${work.dispatchId}-step.${run.status}`, confirmWithinMs: env.WORK_ACK_WAIT_MS * 2 },
+    );
+  }
   await publishResult(service, {
     kind: work.kind,
     taskId: work.taskId,
@@ -225,23 +288,6 @@ async function handleWork(
     durationMs,
     usage,
   });
-  if (!compensation) {
-    await publishTaskEvent(
-      service.js,
-      run.status === "completed"
-        ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
-        : {
-            type: "step.failed",
-            taskId: work.taskId,
-            stepId: work.stepId,
-            agent,
-            durationMs,
-            error: redactErrorInfo(run.error as ErrorInfo),
-          },
-      log,
-      { agent },
-    );
-  }
   log.info({ status: run.status, durationMs, error: run.error?.code }, "step finished");
   if (work.approval?.checkpoint) {
     // The resumed conversation is done with: its checkpoint goes (else it expires after 7 days).
@@ -340,7 +386,12 @@ async function runStep(
   }
   let resume: LoopCheckpoint | undefined;
   if (work.approval?.checkpoint) {
-    const entry = await runner.checkpoints.get(work.approval.checkpoint);
+    const checkpoint = work.approval.checkpoint;
+    const entry = await retryWhileUnavailable(() => runner.checkpoints.get(checkpoint), {
+      what: `read the paused conversation ${checkpoint}`,
+      forMs: KV_RETRY_MS,
+      nc: runner.nc,
+    });
     if (!entry || entry.operation !== "PUT") {
       return {
         status: "failed",
@@ -436,7 +487,12 @@ async function reportPaused(
       retryable: false,
     };
   }
-  await runner.checkpoints.put(key, saved);
+  await retryWhileUnavailable(() => runner.checkpoints.put(key, saved), {
+    what: `save the paused conversation ${key}`,
+    forMs: KV_RETRY_MS,
+    nc: service.nc,
+    logger: log,
+  });
   if (work.approval?.checkpoint && work.approval.checkpoint !== key) {
     // Paused again after a resume: the new checkpoint holds everything the old one did.
     await runner.checkpoints
@@ -535,6 +591,25 @@ async function publishResult(service: ServiceContext, result: Omit<z.input<typeo
     {
       msgId: `result-${result.dispatchId}`,
       template: "results.{agent}.{taskId}.{stepId}",
+      // The step is done: a result the broker did not ack (a nats-server restart) is sent again
+      // rather than the whole step run again after a nak.
+      retryForMs: RESULT_RETRY_MS,
     },
   );
 }
+
+/**
+ * How long a step may run, in ms: its plan's `timeoutMs` (else `defaultMs`, STEP_TIMEOUT_MS),
+ * and never past its task's deadline (at least 1 ms).
+ */
+export function stepLimitMs(work: Pick<StepWork, "timeoutMs" | "deadlineAt">, defaultMs: number): number {
+  const own = work.timeoutMs ?? defaultMs;
+  if (!work.deadlineAt) return own;
+  return Math.max(1, Math.min(own, Date.parse(work.deadlineAt) - Date.now()));
+}
+
+/** How long a checkpoint read or write is tried again while the broker is unavailable, in ms. */
+const KV_RETRY_MS = 20_000;
+
+/** How long a step result is published again while the broker is unavailable, in ms. */
+const RESULT_RETRY_MS = 30_000;

@@ -11,6 +11,7 @@ import {
   type ConsumerSpec,
 } from "@baton/contracts";
 import {
+  connectionOf,
   ConsumerLoop,
   decodeJson,
   ensureConsumer,
@@ -19,6 +20,7 @@ import {
   isWrongSequence,
   type Logger,
   redact,
+  retryWhileUnavailable,
   type ServiceContext,
   sleep,
   TransientError,
@@ -62,6 +64,8 @@ export interface AuditChainerOptions {
 }
 
 const MAX_APPEND_ATTEMPTS = 50;
+/** How long one append is sent again while the broker is unavailable, in ms. */
+const APPEND_RETRY_MS = 10_000;
 /** How far back a chain message may walk to find the last valid record when foreign messages follow it. */
 const MAX_HEAD_WALK = 1_000;
 
@@ -133,11 +137,17 @@ export class AuditChainer {
       const hdrs = natsHeaders();
       injectTraceHeaders(hdrs);
       try {
-        const ack = await this.#js.publish(auditLogSubject(record), canonicalJson(record), {
-          msgID: `audit-${entry.id}`,
-          expect: { lastSequence: head.seq },
-          headers: hdrs,
-        });
+        // Sent again (same Nats-Msg-Id) when a broker outage swallows it: a repeat of an append
+        // that landed is a duplicate, or a conflict that re-reads the head, as below.
+        const ack = await retryWhileUnavailable(
+          () =>
+            this.#js.publish(auditLogSubject(record), canonicalJson(record), {
+              msgID: `audit-${entry.id}`,
+              expect: { lastSequence: head.seq },
+              headers: hdrs,
+            }),
+          { what: `append audit entry ${entry.id}`, forMs: APPEND_RETRY_MS, nc: connectionOf(this.#js), logger: log },
+        );
         if (ack.duplicate) {
           // Appended before (by us or another chainer, e.g. before a crash): where the head is now is unknown.
           this.#head = undefined;

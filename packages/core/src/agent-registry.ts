@@ -3,6 +3,9 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import { KvWatchInclude } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { sleep } from "./backoff.ts";
+import { TransientError } from "./errors.ts";
+import { retryWhileUnavailable } from "./nats.ts";
 import { openKv } from "./provision.ts";
 
 /** A registered agent type: its card and its live replicas (possibly none). */
@@ -33,9 +36,11 @@ interface Seen<T> {
  * `baton_agent_replicas`, kept in memory by two KV watches (plus a periodic full re-read), so
  * lookups cost no round trip. A replica is live while its last heartbeat, by the server's
  * timestamp, is at most {@link AGENT_REPLICA_TTL_MS} old. Invalid cards and records are skipped
- * with a warning.
+ * with a warning. A watch that ends (the client gives up re-creating its consumer across a long
+ * broker outage) is started again, with a full re-read, until the registry is closed.
  */
 export class AgentRegistry {
+  readonly #nc: NatsConnection;
   readonly #cardsKv: KV;
   readonly #replicasKv: KV;
   readonly #logger: Logger | undefined;
@@ -43,8 +48,10 @@ export class AgentRegistry {
   readonly #cards = new Map<string, Seen<AgentCard>>();
   readonly #replicas = new Map<string, Seen<AgentReplica>>();
   readonly #stops: (() => void)[] = [];
+  #closed = false;
 
-  private constructor(cardsKv: KV, replicasKv: KV, options: AgentRegistryOptions) {
+  private constructor(nc: NatsConnection, cardsKv: KV, replicasKv: KV, options: AgentRegistryOptions) {
+    this.#nc = nc;
     this.#cardsKv = cardsKv;
     this.#replicasKv = replicasKv;
     this.#logger = options.logger;
@@ -56,10 +63,10 @@ export class AgentRegistry {
    * contents. @throws the client's error when JetStream is unreachable.
    */
   static async open(nc: NatsConnection, options: AgentRegistryOptions = {}): Promise<AgentRegistry> {
-    const registry = new AgentRegistry(await openKv(nc, KV_BUCKETS.agents), await openKv(nc, KV_BUCKETS.agentReplicas), options);
+    const registry = new AgentRegistry(nc, await openKv(nc, KV_BUCKETS.agents), await openKv(nc, KV_BUCKETS.agentReplicas), options);
     // Watch first, then read: an update landing during the read is not lost (the newer revision wins).
-    await registry.#watch(registry.#cardsKv, (e) => registry.#applyCard(e));
-    await registry.#watch(registry.#replicasKv, (e) => registry.#applyReplica(e));
+    await registry.#watch(registry.#cardsKv, KV_BUCKETS.agents.name, (e) => registry.#applyCard(e));
+    await registry.#watch(registry.#replicasKv, KV_BUCKETS.agentReplicas.name, (e) => registry.#applyReplica(e));
     await registry.refresh();
     const timer = setInterval(() => {
       registry.refresh().catch((error: unknown) => registry.#logger?.warn({ err: error }, "agent registry refresh failed"));
@@ -94,7 +101,17 @@ export class AgentRegistry {
    */
   async lookup(name: string): Promise<RegisteredAgent | undefined> {
     if (!this.#cards.has(name)) {
-      const entry = await this.#cardsKv.get(name);
+      let entry: KvEntry | null;
+      try {
+        entry = await retryWhileUnavailable(() => this.#cardsKv.get(name), {
+          what: `read the card of agent ${name}`,
+          forMs: 10_000,
+          nc: this.#nc,
+        });
+      } catch (error) {
+        if (error instanceof TransientError) throw error;
+        throw new TransientError(`could not read the card of agent ${name}`, error);
+      }
       if (entry) this.#applyCard(entry);
     }
     return this.get(name);
@@ -114,15 +131,41 @@ export class AgentRegistry {
 
   /** Stops the watches and the periodic re-read. */
   close(): void {
+    this.#closed = true;
     for (const stop of this.#stops) stop();
   }
 
-  async #watch(kv: KV, apply: (entry: KvEntry) => void): Promise<void> {
-    const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+  /**
+   * Starts watching `kv` (updates only). When the watch ends or fails while the registry is
+   * open, it is started again after a pause (1 s, doubling up to 30 s), followed by a full
+   * re-read of both buckets for what it missed meanwhile.
+   */
+  async #watch(kv: KV, bucket: string, apply: (entry: KvEntry) => void): Promise<void> {
+    let watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     this.#stops.push(() => watch.stop());
     void (async () => {
-      for await (const entry of watch) apply(entry);
-    })().catch((error: unknown) => this.#logger?.warn({ err: error, bucket: kv.constructor.name }, "agent registry watch ended"));
+      for (let pauseMs = 1_000; !this.#closed; pauseMs = Math.min(30_000, pauseMs * 2)) {
+        try {
+          for await (const entry of watch) {
+            apply(entry);
+            pauseMs = 1_000;
+          }
+          if (this.#closed) return;
+          this.#logger?.warn({ bucket }, "agent registry watch ended; starting it again");
+        } catch (error) {
+          this.#logger?.warn({ err: error, bucket }, "agent registry watch failed; starting it again");
+        }
+        await sleep(pauseMs);
+        if (this.#closed) return;
+        try {
+          watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+          if (this.#closed) watch.stop();
+          else await this.refresh();
+        } catch (error) {
+          this.#logger?.warn({ err: error, bucket }, "agent registry watch could not start again; retrying");
+        }
+      }
+    })().catch((error: unknown) => this.#logger?.error({ err: error, bucket }, "agent registry watch stopped"));
   }
 
   async #reread<T>(kv: KV, into: Map<string, Seen<T>>, apply: (entry: KvEntry) => void): Promise<void> {

@@ -69,7 +69,16 @@ export class ConfigError extends Error {
 export function toErrorInfo(error: unknown): ErrorInfo {
   if (error instanceof BatonError) return error.toInfo();
   const message = error instanceof Error ? error.message : String(error);
-  return { code: "INTERNAL", message: redactString(message), retryable: true };
+  return { code: "INTERNAL", message: redactString(message), retryable: isRetryable(error) };
+}
+
+/**
+ * Errors that say the input or the code is wrong, not that the moment was: a stack overflow or
+ * an invalid length (RangeError, e.g. from input nested too deep), unparsable text (SyntaxError),
+ * a malformed URI (URIError). Trying again with the same message fails the same way.
+ */
+function isDeterministic(error: unknown): boolean {
+  return error instanceof RangeError || error instanceof SyntaxError || error instanceof URIError;
 }
 
 /** `info` with its message (and its issues' messages) cleared of credentials (see `redactString`). */
@@ -81,8 +90,12 @@ export function redactErrorInfo<T extends Pick<ErrorInfo, "message" | "issues">>
   };
 }
 
-/** Whether retrying the operation that threw `error` may succeed (unknown errors: yes). */
+/**
+ * Whether retrying the operation that threw `error` may succeed: a BatonError says so itself;
+ * RangeError, SyntaxError and URIError never (the input or the code is wrong); other unknown
+ * errors yes (connection and timeout errors of libraries arrive as plain Errors).
+ */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof BatonError || error instanceof ConfigError) return error.retryable;
-  return true;
+  return !isDeterministic(error);
 }

@@ -27,7 +27,18 @@ export {
   startLocalNatsServer,
 } from "./local-nats.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
-export { type ConnectOptions, connectNats, type NatsConnection } from "./nats.ts";
+export {
+  type ConnectOptions,
+  ConnectionWatch,
+  connectionOf,
+  connectionWatch,
+  connectNats,
+  isBrokerUnavailable,
+  type NatsConnection,
+  retryWhileUnavailable,
+  type RetryWhileUnavailableOptions,
+  unlessDisconnected,
+} from "./nats.ts";
 export {
   type BatonDeployment,
   credentialsIdentity,
@@ -52,7 +63,7 @@ export {
   type Tracing,
   type TracingOptions,
 } from "./tracing.ts";
-export { TaskStore, type Versioned } from "./task-store.ts";
+export { type DispatchStanding, dispatchStanding, isTaskEnded, TaskStore, type Versioned } from "./task-store.ts";
 export { type BudgetGuard, BudgetLedgers, exceededReason, hasBudget, type Spend } from "./budget-ledger.ts";
 export { isWrongSequence } from "./kv-cas.ts";
 export { KvEffectLedger } from "./effect-ledger.ts";

@@ -3,9 +3,15 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { SpanKind, trace } from "@opentelemetry/api";
 import type { z } from "zod";
 import { encodeJson } from "./codec.ts";
+import { connectionOf, connectionWatch, retryWhileUnavailable } from "./nats.ts";
 import { failSpan, injectTraceHeaders } from "./tracing.ts";
 
 const tracer = trace.getTracer("@baton/core");
+
+/** How long a publish waits for a lost connection to come back before it is sent anyway (and times out), in ms. */
+const CONNECT_WAIT_MS = 10_000;
+/** Default {@link PublishOptions.retryForMs} of a publish with a `msgId`, in ms. */
+const DEFAULT_RETRY_MS = 10_000;
 
 /** Options of {@link publishMessage}. */
 export interface PublishOptions {
@@ -15,13 +21,25 @@ export interface PublishOptions {
   readonly template?: string;
   /** Extra headers (trace context headers are added automatically). */
   readonly headers?: Record<string, string>;
+  /**
+   * How long to publish again while the broker is unavailable (a request lost with a restarted
+   * nats-server, no responders while JetStream recovers), in ms; default 10,000 with `msgId`
+   * (the stream drops the repeat of a publish that did land), 0 without (one attempt: a repeat
+   * could store the message twice).
+   */
+  readonly retryForMs?: number;
 }
 
 /**
  * Validates `value` against `schema`, then publishes it as JSON to a JetStream subject and waits
  * for the stream's ack. A PRODUCER span `send <template>` (OTel messaging semantic conventions)
  * wraps the publish, and its W3C trace context travels in the message headers.
- * @throws ValidationError for an invalid message; the client's errors when no stream acks.
+ * While the connection is down (a nats-server restart), the publish waits up to 10 s for the
+ * reconnect before it is sent (the client would drop it). With `msgId`, a publish the broker did
+ * not answer is sent again (same `Nats-Msg-Id`) until it is acked or `retryForMs` (default 10 s)
+ * has passed.
+ * @throws ValidationError for an invalid message; TransientError when retries ran out; the
+ *   client's errors when no stream acks.
  */
 export async function publishMessage<S extends z.ZodType>(
   js: JetStreamClient,
@@ -46,7 +64,16 @@ export async function publishMessage<S extends z.ZodType>(
       const hdrs = natsHeaders();
       for (const [k, v] of Object.entries(options.headers ?? {})) hdrs.set(k, v);
       injectTraceHeaders(hdrs);
-      const ack = await js.publish(subject, data, { headers: hdrs, ...(options.msgId ? { msgID: options.msgId } : {}) });
+      const send = () => js.publish(subject, data, { headers: hdrs, ...(options.msgId ? { msgID: options.msgId } : {}) });
+      const retryForMs = options.msgId ? (options.retryForMs ?? DEFAULT_RETRY_MS) : 0;
+      const nc = connectionOf(js);
+      let ack: PubAck;
+      if (retryForMs > 0) ack = await retryWhileUnavailable(send, { what: `publish on ${subject}`, forMs: retryForMs, nc });
+      else {
+        // What is published while disconnected is dropped by the client: wait for the reconnect first.
+        if (nc) await connectionWatch(nc).whenConnected(CONNECT_WAIT_MS);
+        ack = await send();
+      }
       span.setAttribute("messaging.nats.stream.sequence", ack.seq);
       if (ack.duplicate) span.setAttribute("messaging.nats.duplicate", true);
       return ack;

@@ -4,8 +4,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { sleep } from "./backoff.ts";
 import type { BaseServiceEnv } from "./config.ts";
+import { BatonError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
-import { connectNats } from "./nats.ts";
+import { connectNats, isBrokerUnavailable } from "./nats.ts";
 import { awaitProvisioning, provisionAll } from "./provision.ts";
 import { initTracing, type Tracing } from "./tracing.ts";
 
@@ -28,7 +29,10 @@ export interface ServiceContext {
 export interface StartServiceOptions {
   /** How long the first connection is retried, in ms; default 30,000 (services may start before the server). */
   readonly connectTimeoutMs?: number;
-  /** Stop gracefully on SIGTERM / SIGINT and exit 0; default true. */
+  /**
+   * Stop gracefully on SIGTERM / SIGINT and exit 0; default true. Also installs the process's
+   * last-resort handler of unhandled rejections (see {@link startService}).
+   */
   readonly handleSignals?: boolean;
   /**
    * `create`: create or update every stream, control-plane consumer and bucket (the supervisor,
@@ -42,6 +46,13 @@ export interface StartServiceOptions {
  * Starts the common part of a service: tracing, logging, the NATS connection (with the
  * credentials of NATS_CREDS when set; retried for `connectTimeoutMs`), stream, consumer and KV
  * provisioning or waiting for it, and SIGTERM/SIGINT handlers that shut down gracefully and exit 0.
+ *
+ * With `handleSignals`, a last-resort `unhandledRejection` handler too: every rejection should
+ * be handled where it happens (a bug otherwise), so one that escapes is logged at error level as
+ * `unhandled rejection`; a transient one (a broker outage or timeout — {@link isBrokerUnavailable}
+ * — or a retryable BatonError) leaves the process running, since its state lives in JetStream and the work it
+ * was part of is redelivered; any other shuts the service down gracefully and exits 1, as Node
+ * would have — unless another listener (a test runner) handles rejections for the process.
  * @throws the last connection error when NATS stays unreachable.
  */
 export async function startService(name: string, env: BaseServiceEnv, options: StartServiceOptions = {}): Promise<ServiceContext> {
@@ -94,6 +105,8 @@ export async function startService(name: string, env: BaseServiceEnv, options: S
         void ctx.shutdown(signal).then(() => process.exit(0));
       });
     }
+    watchRejections(ctx);
+    ctx.onShutdown(async () => void rejectionWatchers.delete(ctx));
   }
   logger.info({ nats: env.NATS_URL, tracing: tracing.enabled }, "started");
   return ctx;
@@ -128,6 +141,35 @@ export function runMain(start: () => Promise<unknown>): void {
     process.stderr.write(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
     process.exit(1);
   });
+}
+
+/** The services of this process that the last-resort rejection handler reports to (first = logger used). */
+const rejectionWatchers = new Set<ServiceContext>();
+let rejectionHandlerInstalled = false;
+
+/** Installs (once per process) the `unhandledRejection` handler described in {@link startService}. */
+function watchRejections(ctx: ServiceContext): void {
+  rejectionWatchers.add(ctx);
+  if (rejectionHandlerInstalled) return;
+  rejectionHandlerInstalled = true;
+  const handler = (reason: unknown) => {
+    const service = rejectionWatchers.values().next().value;
+    const transient = isBrokerUnavailable(reason) || (reason instanceof BatonError && reason.retryable);
+    const log = service?.logger;
+    if (transient) {
+      log?.error({ err: reason, unhandled: true, transient }, "unhandled rejection");
+      return;
+    }
+    log?.fatal({ err: reason, unhandled: true, transient }, "unhandled rejection");
+    // Another listener (e.g. a test runner) owns the process's unhandled rejections.
+    if (process.listenerCount("unhandledRejection") > 1) return;
+    if (!service) {
+      process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}\n`);
+      process.exit(1);
+    }
+    void service.shutdown("unhandled rejection").finally(() => process.exit(1));
+  };
+  process.on("unhandledRejection", handler);
 }
 
 function isAuthError(error: unknown): boolean {

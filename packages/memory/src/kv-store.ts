@@ -19,8 +19,10 @@ export interface KvMemoryStoreOptions {
  * Search design: KV has no query engine, so each store keeps an in-process MiniSearch index
  * (plus a Map of the summaries) fed by one `kv.watch()`: it first replays the last value of
  * every key, then streams each change (PUT → add/replace, DEL/PURGE → discard), so a search
- * costs no per-document round trips. Memory cost: every summary lives in RAM on every process
- * that opens the store (digest ≤ 2 KB + keyFacts ≤ 10 KB each — fine for thousands of tasks).
+ * costs no per-document round trips. The index is built on the first search or list, not on
+ * open. Memory cost: every summary lives in RAM on every process that searches or lists (about
+ * 7 KB per summary measured with the example's summaries; digest ≤ 2 KB + keyFacts ≤ 10 KB each —
+ * fine for thousands of tasks; MongoDB is the store for more).
  * Freshness: before search/list, one stream-info request reads the bucket's last revision and
  * waits until the watcher has applied it, so any put that completed before the call (from
  * any host) is visible — read-your-writes at the cost of one round trip per search/list.
@@ -55,8 +57,9 @@ export class KvMemoryStore implements MemoryStore {
   }
 
   /**
-   * Opens (creating if missing, history 1) the bucket on `nc` and starts the index watcher.
-   * The connection stays the caller's: `close()` does not close it.
+   * Opens (creating if missing, history 1) the bucket on `nc`. The index watcher starts with the
+   * first search or list, so a process that only writes and reads by key (the synthesizer) keeps
+   * no summary in memory. The connection stays the caller's: `close()` does not close it.
    * @throws MemoryStoreError (retryable) when JetStream is unavailable.
    */
   static async open(nc: NatsConnection, options: KvMemoryStoreOptions = {}): Promise<KvMemoryStore> {
@@ -67,9 +70,7 @@ export class KvMemoryStore implements MemoryStore {
     } catch (error) {
       throw storeError(`opening KV bucket ${bucket}`, error);
     }
-    const store = new KvMemoryStore(kv, options.syncTimeoutMs ?? 5_000);
-    await store.#startWatcher();
-    return store;
+    return new KvMemoryStore(kv, options.syncTimeoutMs ?? 5_000);
   }
 
   async put(summary: MemorySummary): Promise<void> {
@@ -183,7 +184,7 @@ export class KvMemoryStore implements MemoryStore {
 
   /** Waits until the index reflects every write the bucket had when this was called. */
   async #sync(): Promise<void> {
-    if (this.#watchFailure) await this.#startWatcher();
+    if (!this.#watcher || this.#watchFailure) await this.#startWatcher();
     let revision: number;
     try {
       revision = (await this.#kv.status()).streamInfo.state.last_seq;

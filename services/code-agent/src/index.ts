@@ -2,12 +2,16 @@
 import { defineAgent } from "@baton/agent";
 import pkg from "../package.json" with { type: "json" };
 import { CodeAgentEnv } from "./config.ts";
-import { createCodeTools } from "./tools/index.ts";
+import { createCodeToolSet } from "./tools/index.ts";
 
 export { CodeAgentEnv } from "./config.ts";
 export * from "./tools/index.ts";
 
-/** The `code` agent: loads the QuickJS WebAssembly module and starts the mathjs evaluator once per replica. */
+/**
+ * The `code` agent: starts its sandbox threads (QuickJS, `SANDBOX_THREADS`, default one per `WORKER_CONCURRENCY`
+ * slot) and its mathjs evaluator processes (`EXPRESSION_PROCESSES`, same default) once per replica, and stops
+ * them on shutdown. Tools never run on the agent's event loop, so heartbeats and cancellations go on.
+ */
 export const codeAgent = defineAgent({
   name: "code",
   version: pkg.version,
@@ -17,9 +21,11 @@ export const codeAgent = defineAgent({
     "reshaping data produced by earlier steps; it cannot read files, query databases or reach the network.",
   env: CodeAgentEnv,
   tools: (env) =>
-    createCodeTools({
+    createCodeToolSet({
       memoryLimitBytes: env.SANDBOX_MEMORY_LIMIT_BYTES,
       maxStackBytes: env.SANDBOX_MAX_STACK_BYTES,
       defaultTimeoutMs: env.SANDBOX_TIMEOUT_MS,
+      sandboxThreads: env.SANDBOX_THREADS ?? env.WORKER_CONCURRENCY,
+      expressionProcesses: env.EXPRESSION_PROCESSES ?? env.WORKER_CONCURRENCY,
     }),
 });

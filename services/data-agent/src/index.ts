@@ -2,12 +2,17 @@
 import { defineAgent } from "@baton/agent";
 import pkg from "../package.json" with { type: "json" };
 import { DataAgentEnv } from "./config.ts";
+import { dataToolsOptions } from "./env-options.ts";
 import { createDataTools } from "./tools/index.ts";
 
 export { DataAgentEnv } from "./config.ts";
+export { dataToolsOptions } from "./env-options.ts";
 export * from "./tools/index.ts";
 
-/** The `data` agent: loads the datasets into a locked-down DuckDB once per replica (closed on shutdown). */
+/**
+ * The `data` agent: loads the datasets into a locked-down DuckDB in a child process with hard
+ * memory and time limits, once per replica (stopped on shutdown).
+ */
 export const dataAgent = defineAgent({
   name: "data",
   version: pkg.version,
@@ -18,7 +23,7 @@ export const dataAgent = defineAgent({
     "it cannot write data, read other files or reach the network.",
   env: DataAgentEnv,
   async tools(env) {
-    const data = await createDataTools({ datasetsDir: env.DATASETS_DIR ?? "", memoryLimit: env.DUCKDB_MEMORY_LIMIT });
+    const data = await createDataTools(dataToolsOptions(env));
     return { tools: data.tools, close: () => data.close() };
   },
 });

@@ -1,5 +1,5 @@
 import { StepResult, subjects } from "@baton/contracts";
-import { type BudgetLedgers, decodeJson, hasBudget, type ServiceContext } from "@baton/core";
+import { type BudgetLedgers, decodeJson, hasBudget, type Logger, type ServiceContext } from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
 import type { DeadlineWatch } from "./control.ts";
@@ -11,7 +11,9 @@ import type { TaskStore } from "@baton/core";
  * Handles one step result from `results.<agent>.<taskId>.<stepId>`: records it in task state
  * (compare-and-set) when its subject, agent and dispatch id match the step's current dispatch,
  * then dispatches the steps it unblocked, requests synthesis when all steps are done, or fails
- * the task. A result for another dispatch, or from another agent, is ignored.
+ * the task. A result for another dispatch, or from another agent, is ignored. A result that ends
+ * the task (a failure under fail-fast, the budget) broadcasts `baton.control.abort.<taskId>` like
+ * a cancellation, so the task's other in-flight steps stop instead of running (and reporting) on.
  */
 export async function handleResult(
   service: ServiceContext,
@@ -46,6 +48,7 @@ export async function handleResult(
   if (transition) {
     if (transition.state.status === "running") deadlines?.arm(transition.state.taskId, transition.state.deadlineAt);
     await effects.apply(transition, log);
+    if (transition.state.status === "failed" || transition.state.status === "compensating") abortSteps(service, transition.state, log);
     log.info({ status: result.status, task: transition.state.status }, "step result recorded");
     return;
   }
@@ -59,5 +62,17 @@ export async function handleResult(
     await effects.apply(pendingEffects(current.state), log, { replay: true });
   } else {
     log.info({ attempt: result.attempt, task: current.state.status }, "duplicate or stale result ignored");
+  }
+}
+
+/**
+ * Tells workers to stop the task's in-flight steps (core publish, best effort: a worker that
+ * misses it finds the task ended when its step finishes, and reports nothing).
+ */
+function abortSteps(service: ServiceContext, state: { taskId: string; error?: { code: string } | undefined }, log: Logger): void {
+  try {
+    service.nc.publish(subjects.abort(state.taskId), JSON.stringify({ taskId: state.taskId, code: state.error?.code }));
+  } catch (error) {
+    log.warn({ err: error }, "could not broadcast the abort of the task's steps");
   }
 }

@@ -4,14 +4,15 @@ import {
   type ApprovalPolicy,
   type ErrorInfo,
   type Plan,
+  canonicalJson,
   sha256Hex,
   subjects,
   type TaskBudget,
   TaskFailed,
   TaskId,
   TaskRejected,
-  TaskSubmission,
-  toFieldIssues,
+  type TaskState,
+  type TaskSubmission,
   type Usage,
   ZERO_USAGE,
 } from "@baton/contracts";
@@ -26,7 +27,7 @@ import {
   type ServiceContext,
   type TaskStore,
 } from "@baton/core";
-import type { LlmSetup } from "@baton/llm";
+import { LlmError, type LlmSetup } from "@baton/llm";
 import type { MemoryStore } from "@baton/memory";
 import type { JsMsg } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -37,8 +38,7 @@ import { checkPlanAgainstCards, type SchemaCache, withDeclaredCompensations } fr
 import type { DeadlineWatch } from "./control.ts";
 import { planTask } from "./planner/index.ts";
 import { newTaskState, pendingEffects, startTask } from "./task-machine.ts";
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
+import { validateSubmission } from "./validate-submission.ts";
 
 /** What the submission handler needs. */
 export interface SubmissionDeps {
@@ -69,36 +69,9 @@ export interface SubmissionDeps {
 export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promise<void> {
   const { service, env, store } = deps;
   const { js, logger } = service;
-  const size = msg.data.byteLength;
-  if (size > env.MAX_SUBMISSION_BYTES) {
-    return reject(deps, msg, null, {
-      code: "PAYLOAD_TOO_LARGE",
-      message: `submission is ${size} bytes; the limit is ${env.MAX_SUBMISSION_BYTES} (MAX_SUBMISSION_BYTES)`,
-      retryable: false,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(decoder.decode(msg.data));
-  } catch (error) {
-    return reject(deps, msg, null, {
-      code: "INVALID_JSON",
-      message: `submission is not valid UTF-8 JSON: ${(error as Error).message}`,
-      retryable: false,
-    });
-  }
-  const claimedId = raw !== null && typeof raw === "object" && "taskId" in raw && typeof raw.taskId === "string" ? raw.taskId : null;
-  const parsed = TaskSubmission.safeParse(raw);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error);
-    return reject(deps, msg, claimedId, {
-      code: "VALIDATION_FAILED",
-      message: `invalid submission: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-      retryable: false,
-      issues,
-    });
-  }
-  const submission = parsed.data;
+  const validated = validateSubmission(msg.data, env.MAX_SUBMISSION_BYTES);
+  if (!validated.ok) return reject(deps, msg, validated.claimedId, validated.error);
+  const { submission, claimedId } = validated;
   const planError = checkRunnable(submission, deps.llm !== undefined);
   if (planError) return reject(deps, msg, claimedId, planError);
   if (submission.plan) {
@@ -113,6 +86,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
   const budget = budgetOf(submission, env);
   // Creating the task's budget ledger is the atomic claim of its taskId: of two concurrent
   // deliveries of the same taskId, exactly one goes on.
+  const submissionSha256 = sha256Hex(canonicalJson({ ...submission, taskId }));
   if (!(await deps.ledgers.create(taskId, budget, now))) {
     const existing = await store.get(taskId);
     const redelivered = msg.info.deliveryCount > 1;
@@ -122,13 +96,15 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
       await deps.effects.apply(pendingEffects(existing.state), log, { replay: true });
       return;
     }
-    if (existing || !redelivered) {
-      log.info({ status: existing?.state.status }, "duplicate submission ignored (taskId is the idempotency key)");
+    if (existing) return answerResubmission(deps, msg, existing.state, submissionSha256, log);
+    if (!redelivered) {
+      // Another delivery of this taskId claimed it an instant ago and is accepting it now.
+      log.info("submission of a taskId being accepted by another delivery ignored");
       return;
     }
     log.warn("redelivered submission claimed but never stored: planning it again");
   }
-  await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
+  if (msg.info.deliveryCount === 1) await publishTaskEvent(js, { type: "accepted", taskId, goal: submission.goal }, log);
   const planned = await obtainPlan(deps, submission, taskId, log);
   if (!planned.ok) return failUnplanned(js, taskId, submission, now, planned.error, planned.usage, log);
   const { usage: planningUsage, source } = planned;
@@ -145,6 +121,7 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
     ...(planningUsage ? { planningUsage } : {}),
     gates: gatesOf(plan, (name) => deps.agents.get(name)?.card, deps.approvalPolicy),
     approvalTimeoutMs: env.APPROVAL_TIMEOUT_MS,
+    submissionSha256,
   });
   // The task is stored with its first steps already marked dispatched — one atomic write — so a
   // crash right after it leaves a state whose pending effects a redelivery replays (a task
@@ -179,12 +156,45 @@ export async function handleSubmission(deps: SubmissionDeps, msg: JsMsg): Promis
 }
 
 /**
+ * A taskId already taken: the same body again gets a `resubmitted` event with what became of the
+ * task (its outcome, when it has one, stays in BATON_OUTCOMES to be read); another body is
+ * rejected with `TASK_ID_CONFLICT` (the taskId is an idempotency key: one key, one request).
+ */
+async function answerResubmission(deps: SubmissionDeps, msg: JsMsg, state: TaskState, sha256: string, log: Logger): Promise<void> {
+  if (state.submissionSha256 === undefined || state.submissionSha256 === sha256) {
+    log.info({ status: state.status }, "the same submission again: its task's status published");
+    await publishTaskEvent(
+      deps.service.js,
+      { type: "resubmitted", taskId: state.taskId, status: state.status, acceptedAt: state.acceptedAt },
+      log,
+    );
+    return;
+  }
+  return reject(deps, msg, state.taskId, {
+    code: "TASK_ID_CONFLICT",
+    message: `taskId "${state.taskId}" was accepted at ${state.acceptedAt} for a different submission (the taskId is its idempotency key): submit with a new taskId`,
+    retryable: false,
+    issues: [{ path: "taskId", message: "already used by a different submission" }],
+  });
+}
+
+/**
  * The plan checked against the registered agent cards (agents not known yet are read from KV
  * first): the rejection naming each offending field and what is registered, or undefined.
  */
 async function checkAgents(deps: SubmissionDeps, plan: Plan): Promise<ErrorInfo | undefined> {
   await Promise.all([...new Set(plan.steps.map((s) => s.agent))].map((name) => deps.agents.lookup(name)));
-  const problem = checkPlanAgainstCards(plan, (name) => deps.agents.get(name)?.card, deps.agents.names(), "plan", deps.schemas);
+  let problem: ReturnType<typeof checkPlanAgainstCards>;
+  try {
+    problem = checkPlanAgainstCards(plan, (name) => deps.agents.get(name)?.card, deps.agents.names(), "plan", deps.schemas);
+  } catch (error) {
+    // A check that throws on this input says nothing a retry would change: a rejection.
+    return {
+      code: "VALIDATION_FAILED",
+      message: `the plan could not be checked against the agent cards: ${error instanceof Error ? error.message : String(error)}`,
+      retryable: false,
+    };
+  }
   if (!problem) return undefined;
   return {
     code: problem.code,
@@ -225,6 +235,15 @@ async function obtainPlan(deps: SubmissionDeps, submission: TaskSubmission, task
     return { ok: true, plan: result.plan, usage: result.usage, source: "llm" };
   } catch (error) {
     if (error instanceof BatonError && !error.retryable) return { ok: false, error: error.toInfo(), usage: undefined };
+    if (error instanceof LlmError) {
+      // The SDK already retried (LLM_MAX_RETRIES, with backoff, each attempt within LLM_TIMEOUT_MS):
+      // the provider is unavailable now, and redelivering the submission would only repeat that.
+      return {
+        ok: false,
+        error: { code: "LLM_UNAVAILABLE", message: `the LLM planner could not be reached: ${error.message}`, retryable: false },
+        usage: undefined,
+      };
+    }
     throw error;
   }
 }

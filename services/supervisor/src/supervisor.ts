@@ -8,12 +8,13 @@ import { startDeadLetterHandler } from "./dead-letters/index.ts";
 import { ApprovalBook } from "./approvals/book.ts";
 import { handleDecisionMessage } from "./approvals/decisions.ts";
 import { ApprovalExpiry } from "./approvals/expiry.ts";
-import { DeadlineWatch, handleCancel } from "./control.ts";
+import { DeadlineWatch, endTask, handleCancel } from "./control.ts";
 import { TaskEffects } from "./effects.ts";
 import { DispatchWatchdog } from "./dispatch-watchdog.ts";
 import { handleResult } from "./results.ts";
 import { handleSubmission } from "./submissions.ts";
 import { SchemaCache } from "./agents/check-plan.ts";
+import { failSynthesis } from "./task-machine.ts";
 
 /**
  * Runs the supervisor: consumes `tasks.submit` (durable `supervisor-submissions`), checks plans
@@ -85,7 +86,12 @@ export async function runSupervisor(env: SupervisorEnv): Promise<ServiceContext>
     ),
   );
   // Dead letters: messages a consumer gave up on (max_deliver) move to BATON_DLQ and are reported.
-  const deadLetters = await startDeadLetterHandler(service, { audit });
+  const deadLetters = await startDeadLetterHandler(service, {
+    audit,
+    failSynthesis: async (taskId, error, log) => {
+      await endTask(ctl, taskId, (state, now) => failSynthesis(state, error, now), log);
+    },
+  });
   service.onShutdown((graceMs) => deadLetters.stop(graceMs));
   // Audit ledger: chains the entries producers publish on audit.in.> into BATON_AUDIT (AUDIT_MAX_AGE_DAYS).
   const auditChainer = await startAuditChainer(service, { maxAgeDays: auditEnv.AUDIT_MAX_AGE_DAYS });

@@ -47,6 +47,8 @@ export function newTaskState(input: {
   gates?: Record<string, GatedTool[]>;
   /** How long an approval waits for a decision, ms. */
   approvalTimeoutMs?: number;
+  /** SHA-256 of the submission's canonical JSON (resubmissions are compared with it). */
+  submissionSha256?: string;
 }): TaskState {
   return {
     schemaVersion: 1,
@@ -64,6 +66,7 @@ export function newTaskState(input: {
     ...(input.planningUsage ? { planningUsage: input.planningUsage } : {}),
     ...(input.gates && Object.keys(input.gates).length > 0 ? { gates: input.gates } : {}),
     ...(input.approvalTimeoutMs ? { approvalTimeoutMs: input.approvalTimeoutMs } : {}),
+    ...(input.submissionSha256 ? { submissionSha256: input.submissionSha256 } : {}),
   };
 }
 
@@ -235,6 +238,15 @@ export function failTask(state: TaskState, error: ErrorInfo, now: Date): Transit
   const next = structuredClone(state);
   const approvals = skipWaiting(next);
   return finish(next, now, [], "failed", error, undefined, approvals);
+}
+
+/**
+ * Fails a synthesizing task whose synthesis request was given up (dead-lettered): its steps
+ * compensate as for any failure, then the failure outcome. Undefined unless it is synthesizing.
+ */
+export function failSynthesis(state: TaskState, error: ErrorInfo, now: Date): Transition | undefined {
+  if (state.status !== "synthesizing") return undefined;
+  return finish(structuredClone(state), now, [], "failed", error, undefined, []);
 }
 
 /**
@@ -500,6 +512,7 @@ function buildWork(
     inputs: Object.fromEntries(step.dependsOn.map((d) => [d, outputs[d] ?? null])),
     attempt,
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+    deadlineAt: state.deadlineAt,
     ...(step.retry ? { retry: step.retry } : {}),
     ...(approval ? { approval } : {}),
     dispatchedAt: now.toISOString(),

@@ -138,7 +138,8 @@ export async function handleSynthesis(deps: SynthesisDeps, msg: JsMsg): Promise<
 
 /**
  * The answer: the LLM's (followed by the plan table) when an LLM is configured, else the
- * report template. A non-retryable LLM failure other than the budget falls back to the template.
+ * report template. An LLM failure other than the budget (after the SDK's retries) falls back to
+ * the template, prefixed with a note naming the provider's error.
  */
 async function writeAnswer(deps: SynthesisDeps, request: SynthesisRequest, log: Logger): Promise<{ answer: string; usage: Usage }> {
   const started = Date.parse(request.acceptedAt);
@@ -149,9 +150,13 @@ async function writeAnswer(deps: SynthesisDeps, request: SynthesisRequest, log: 
     const answer = `# ${request.goal}\n\n${written.answer}\n\n${planSection(request, Date.now() - started).join("\n")}\n`;
     return { answer, usage: written.usage };
   } catch (error) {
-    if (error instanceof LlmError && !error.retryable) {
+    if (error instanceof LlmError) {
+      // Not retried by redelivery: the SDK already retried (LLM_MAX_RETRIES, each attempt within
+      // LLM_TIMEOUT_MS), and the step results are all here — the task completes with the report
+      // of the step results, saying why the model did not write it.
       log.warn({ err: error }, "LLM synthesis failed; falling back to the report template");
-      return { answer: renderReport(request, Date.now() - started, displayOf), usage: ZERO_USAGE };
+      const note = `> The answer could not be written by the LLM (${error.retryable ? "LLM_UNAVAILABLE" : "LLM_FAILED"}: ${error.message}); this is the report of the step results.\n\n`;
+      return { answer: note + renderReport(request, Date.now() - started, displayOf), usage: ZERO_USAGE };
     }
     throw error;
   }

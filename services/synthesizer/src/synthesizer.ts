@@ -1,6 +1,7 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
 import { AuditTrail } from "@baton/audit";
-import { AgentRegistry, BudgetLedgers, ConsumerLoop, type ServiceContext, startService, TaskStore } from "@baton/core";
+import { AgentRegistry, BudgetLedgers, ConsumerLoop, isTaskEnded, type ServiceContext, startService, TaskStore } from "@baton/core";
+import type { JsMsg } from "@nats-io/jetstream";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
 import type { SynthesizerEnv } from "./config.ts";
@@ -9,7 +10,8 @@ import { handleSynthesis } from "./synthesize.ts";
 /**
  * Runs the synthesizer: consumes synthesis requests (durable `synthesizer`), writes each
  * task's answer (with the LLM when one is configured), stores its memory summary (MongoDB when MONGODB_URI is set, else JetStream
- * KV) and publishes the outcome.
+ * KV) and publishes the outcome. A request for a task that has already ended (a copy a restarted
+ * nats-server brought back, a redelivery after a lost ack) is acked without doing anything.
  */
 export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContext> {
   const service = await startService("synthesizer", env);
@@ -23,8 +25,17 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   service.onShutdown(() => audit.flush());
   const loop = new ConsumerLoop(
     service.js,
-    { spec: SYNTHESIS_CONSUMER, concurrency: env.SYNTHESIZER_CONCURRENCY, template: "synthesis.{taskId}", logger: service.logger },
-    (msg) => handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg),
+    {
+      spec: SYNTHESIS_CONSUMER,
+      concurrency: env.SYNTHESIZER_CONCURRENCY,
+      template: "synthesis.{taskId}",
+      logger: service.logger,
+      nc: service.nc,
+    },
+    async (msg) => {
+      if (await ofEndedTask(service, store, msg)) return;
+      await handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg);
+    },
   );
   loop.start();
   service.onShutdown(() => memory.close());
@@ -37,4 +48,21 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
     "synthesizer ready",
   );
   return service;
+}
+
+/**
+ * True when the request's task (named by the subject `synthesis.<taskId>`) has already ended:
+ * `completed` is written only after its outcome is published, `failed` after the failure's. The
+ * request is then acked as it is (logged). An unreadable or unknown task is left to the handler.
+ */
+async function ofEndedTask(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<boolean> {
+  const taskId = msg.subject.split(".")[1];
+  if (!taskId) return false;
+  const current = await store.get(taskId).catch((error: unknown) => {
+    service.logger.warn({ err: error, taskId }, "could not read the task before its synthesis; synthesizing");
+    return undefined;
+  });
+  if (!current || !isTaskEnded(current.state)) return false;
+  service.logger.info({ taskId, task: current.state.status, delivery: msg.info.deliveryCount }, "synthesis request of an ended task acked");
+  return true;
 }

@@ -190,6 +190,8 @@ export interface EventRecord {
   readonly type: string;
   readonly taskId: string;
   readonly stepId?: string;
+  /** When its publisher made it (ISO 8601). */
+  readonly at?: string;
   readonly worker?: string;
   readonly delivery?: number;
   readonly error?: { code: string; message: string };

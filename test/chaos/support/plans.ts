@@ -60,3 +60,12 @@ export function chaosTasks(): number {
   const n = Number(process.env.CHAOS_TASKS ?? "");
   return Number.isInteger(n) && n > 0 ? n : 40;
 }
+
+/**
+ * nats-server restarts of scenario (f) — `CHAOS_NATS_RESTARTS`, default 8 (CI size: about 25 s of
+ * restarts); the full run uses 50.
+ */
+export function chaosNatsRestarts(): number {
+  const n = Number(process.env.CHAOS_NATS_RESTARTS ?? "");
+  return Number.isInteger(n) && n > 0 ? n : 8;
+}

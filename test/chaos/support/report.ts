@@ -1,5 +1,5 @@
-import { KV_BUCKETS, OUTCOMES_STREAM } from "@baton/contracts";
-import { openKv } from "@baton/core";
+import { KV_BUCKETS, OUTCOMES_STREAM, SYNTHESIS_STREAM, WORK_STREAM } from "@baton/contracts";
+import { openKv, sleep } from "@baton/core";
 import type { Kill } from "./killer.ts";
 import {
   type ChaosClient,
@@ -47,6 +47,16 @@ export interface ChaosCounts {
   deadLetters: number;
   /** Service processes that exited without the test killing them. */
   crashes: number;
+  /** Worker events (`step.started|retrying|completed|failed`) stored after the task's terminal event (`completed` / `failed`): violations. */
+  eventsAfterEnd: number;
+  /**
+   * Control-plane events stored after the task's terminal event — the supervisor's `synthesizing`,
+   * published after the synthesis request it reports, loses the race with a fast synthesizer's
+   * `completed` (services/supervisor/src/effects.ts): counted and shown, not a violation here.
+   */
+  controlEventsAfterEnd: number;
+  /** Log lines of a rejection no code handled (the services' last-resort handler). */
+  unhandledRejections: number;
   seconds: number;
 }
 
@@ -62,6 +72,8 @@ export interface ChaosReport {
    * CHAOS_STRICT (the default) they count as violations.
    */
   readonly knownBugs: string[];
+  /** Findings shown with the counts that do not fail the run (see {@link ChaosCounts.controlEventsAfterEnd}). */
+  readonly notes: string[];
   /** The stored outcome of each task (the first one if, wrongly, there are several). */
   readonly outcomes: Map<string, Outcome>;
   readonly events: EventRecord[];
@@ -89,7 +101,7 @@ export interface AnalyzeOptions {
    */
   readonly allowFailure?: (
     failure: ChaosReport["failures"][number],
-    report: Omit<ChaosReport, "violations" | "knownBugs" | "counts">,
+    report: Omit<ChaosReport, "violations" | "knownBugs" | "notes" | "counts">,
   ) => string | undefined;
   /** Process exits the scenario causes on purpose (a crash pill), by service label prefix. */
   readonly expectedCrashes?: number;
@@ -250,6 +262,32 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
   );
   if (crashes.length !== (options.expectedCrashes ?? 0)) violations.push(...crashes);
 
+  // No event may follow a task's terminal one: clients stop following there.
+  const late = eventsAfterTerminal(events);
+  const afterEnd = late.filter((e) => WORKER_EVENTS.has(e.type));
+  const controlAfterEnd = late.filter((e) => !WORKER_EVENTS.has(e.type));
+  const sequenceOf = (taskId: string) =>
+    events
+      .filter((x) => x.taskId === taskId)
+      .map((x) => `${x.type}${x.stepId ? ` ${x.stepId}` : ""}${x.at ? `@${x.at.slice(11, 23)}` : ""}`)
+      .join(", ");
+  for (const e of afterEnd) {
+    violations.push(
+      `task ${e.taskId}: event ${e.type}${e.stepId ? ` of ${e.stepId}` : ""} stored after its terminal event (events: ${sequenceOf(e.taskId)})`,
+    );
+  }
+  const notes = controlAfterEnd.map(
+    (e) => `task ${e.taskId}: control-plane event ${e.type} stored after its terminal event (events: ${sequenceOf(e.taskId)})`,
+  );
+  // Every rejection must be handled where it happens; the last-resort handler only logs (and keeps
+  // the process up for transient ones), so a line from it is a gap to close.
+  const unhandled = stack.services.flatMap((s) =>
+    s.generations.flatMap((g) =>
+      g.logs.filter((l) => l.msg === UNHANDLED_REJECTION_LOG).map((l) => `${g.label}: ${JSON.stringify(l.err ?? l)}`),
+    ),
+  );
+  for (const line of unhandled) violations.push(`unhandled rejection in ${line.slice(0, 1_500)}`);
+
   const counts: ChaosCounts = {
     scenario: options.scenario,
     tasks: taskIds.length,
@@ -269,9 +307,12 @@ export async function analyzeRun(options: AnalyzeOptions): Promise<ChaosReport> 
     inDoubtClaims: claims.filter((c) => c.state === "started").length,
     deadLetters: deadLetters.length,
     crashes: crashes.length,
+    eventsAfterEnd: afterEnd.length,
+    controlEventsAfterEnd: controlAfterEnd.length,
+    unhandledRejections: unhandled.length,
     seconds: Math.round((Date.now() - options.startedAt) / 100) / 10,
   };
-  return { counts, violations, knownBugs, ...partial };
+  return { counts, violations, knownBugs, notes, ...partial };
 }
 
 /** A stuck task's state in KV and what the services logged about it, for the violation message. */
@@ -321,6 +362,9 @@ export function printCounts(counts: ChaosCounts, extra: Record<string, string | 
     ["in-doubt effect claims", counts.inDoubtClaims],
     ["dead letters (BATON_DLQ)", counts.deadLetters],
     ["process exits not caused by the test", counts.crashes],
+    ["worker events after a task's terminal event", counts.eventsAfterEnd],
+    ["control-plane events after the terminal one (!!)", counts.controlEventsAfterEnd],
+    ["unhandled rejections (logged)", counts.unhandledRejections],
     ...Object.entries(extra),
     ["duration (s)", counts.seconds],
   ];
@@ -343,4 +387,78 @@ export function allowEffectInDoubt(killedInstances: ReadonlySet<string>): NonNul
     if (!claim || !killedInstances.has(claim.owner)) return undefined;
     return `the effect claimed by ${claim.owner} (SIGKILLed) was never recorded`;
   };
+}
+
+/** The events an agent's workers publish (on `tasks.events.<taskId>.agent.<agent>`). */
+const WORKER_EVENTS = new Set(["step.started", "step.retrying", "step.completed", "step.failed"]);
+
+/** The message the services' last-resort `unhandledRejection` handler logs (see `startService`). */
+export const UNHANDLED_REJECTION_LOG = "unhandled rejection";
+
+/**
+ * Events stored after their task's first terminal event (`completed` or `failed`), in stream
+ * order. A `resubmitted` event is not one: it answers a submission repeated after the end.
+ */
+export function eventsAfterTerminal(events: readonly EventRecord[]): EventRecord[] {
+  const ended = new Set<string>();
+  const late: EventRecord[] = [];
+  for (const e of events) {
+    if (ended.has(e.taskId) && e.type !== "resubmitted") late.push(e);
+    if (e.type === "completed" || e.type === "failed") ended.add(e.taskId);
+  }
+  return late;
+}
+
+/** Messages of finished tasks still in the work-queue streams. */
+export interface Leftovers {
+  /** In BATON_WORK. */
+  readonly work: number;
+  /** In BATON_SYNTHESIS. */
+  readonly synthesis: number;
+  /** `<stream> <subject> ×<count>`, one per subject. */
+  readonly subjects: string[];
+}
+
+/**
+ * Counts the messages BATON_WORK (`work.<agent>.<taskId>.<stepId>`) and BATON_SYNTHESIS
+ * (`synthesis.<taskId>`) still hold for `taskIds` (call it once they all have an outcome).
+ */
+export async function leftoverMessages(client: ChaosClient, taskIds: readonly string[]): Promise<Leftovers> {
+  const ids = new Set(taskIds);
+  const out = { work: 0, synthesis: 0, subjects: [] as string[] };
+  for (const [stream, taskToken, key] of [
+    [WORK_STREAM.name, 2, "work"],
+    [SYNTHESIS_STREAM.name, 1, "synthesis"],
+  ] as const) {
+    const info = await client.jsm.streams.info(stream, { subjects_filter: ">" });
+    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+      if (!ids.has(subject.split(".")[taskToken] ?? "")) continue;
+      out[key] += count;
+      out.subjects.push(`${stream} ${subject} ×${count}`);
+    }
+  }
+  return out;
+}
+
+/** Polls {@link leftoverMessages} until none is left or `timeoutMs` passes. */
+export async function waitForNoLeftovers(
+  client: ChaosClient,
+  taskIds: readonly string[],
+  timeoutMs: number,
+): Promise<{ leftovers: Leftovers; waitedMs: number }> {
+  const started = Date.now();
+  for (;;) {
+    const leftovers = await leftoverMessages(client, taskIds);
+    const waitedMs = Date.now() - started;
+    if (leftovers.subjects.length === 0 || waitedMs > timeoutMs) return { leftovers, waitedMs };
+    await sleep(250);
+  }
+}
+
+/** The `n` tasks with the longest time from acceptance to outcome (from their stored outcomes). */
+export function slowestTasks(report: Pick<ChaosReport, "outcomes">, n: number): { taskId: string; seconds: number }[] {
+  return [...report.outcomes]
+    .map(([taskId, o]) => ({ taskId, seconds: Math.round(o.value.timings.durationMs / 100) / 10 }))
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, n);
 }

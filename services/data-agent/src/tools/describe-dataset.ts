@@ -1,6 +1,7 @@
 import { defineTool, type Tool, ToolError } from "@baton/tools";
 import { z } from "zod";
-import type { JsonValue, SqlEngine, TableColumn } from "./sql-engine.ts";
+import type { JsonValue } from "./json-values.ts";
+import type { SqlBackend, TableColumn } from "./sql-backend.ts";
 
 /** Input of `describe_dataset`: `name` of a dataset (case-insensitive); omit it to list all datasets. */
 export const DescribeDatasetInput = z.object({
@@ -26,7 +27,7 @@ export interface DatasetList {
  * without one. Read tier, idempotent, 5 s limit.
  * @throws ToolError `TOOL_FAILED` (from `execute`) for an unknown name, listing the known datasets.
  */
-export function createDescribeDatasetTool(engine: SqlEngine): Tool<typeof DescribeDatasetInput, DatasetDescription | DatasetList> {
+export function createDescribeDatasetTool(engine: SqlBackend): Tool<typeof DescribeDatasetInput, DatasetDescription | DatasetList> {
   const known = engine.datasets.map((d) => d.name).join(", ");
   return defineTool({
     name: "describe_dataset",

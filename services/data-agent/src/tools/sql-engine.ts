@@ -1,56 +1,13 @@
-import {
-  type DuckDBConnection,
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  type DuckDBPreparedStatement,
-  type DuckDBResultReader,
-  DuckDBTypeId,
-  type DuckDBValueConverter,
-  JsonDuckDBValueConverter,
-  StatementType,
-} from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, StatementType } from "@duckdb/node-api";
 import { ToolError } from "@baton/tools";
 import type { DatasetSpec } from "./datasets.ts";
-
-/** A JSON value: what query results are converted to. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-
-/** A result or table column: name and DuckDB type as SQL spells it (e.g. `DOUBLE`, `DATE`, `BIGINT[]`). */
-export interface ColumnInfo {
-  readonly name: string;
-  readonly type: string;
-}
-
-/** A table column with its nullability as DuckDB's `DESCRIBE` reports it. */
-export interface TableColumn extends ColumnInfo {
-  readonly nullable: boolean;
-}
-
-/** A catalog dataset after loading: its table's row count and columns. */
-export interface LoadedDataset extends DatasetSpec {
-  /** Rows in the table (tables are immutable after start-up). */
-  readonly rowCount: number;
-  readonly columns: readonly TableColumn[];
-  /** Wall-clock time to load the file into its table, in ms. */
-  readonly loadMs: number;
-}
-
-/** Result of {@link SqlEngine.query}. */
-export interface QueryResult {
-  /** Result columns; names are de-duplicated (`a`, `a:1`) so they match the row keys. */
-  readonly columns: ColumnInfo[];
-  /** Row objects keyed by column name, values JSON-safe (see {@link toJsonValue}). */
-  readonly rows: Record<string, JsonValue>[];
-  /** `rows.length`. */
-  readonly rowCount: number;
-  /** True when the query produced more than `maxRows` rows and `rows` holds only the first `maxRows`. */
-  readonly truncated: boolean;
-}
-
-/** Default `maxRows` of {@link SqlEngine.query}: 200 rows. */
-export const DEFAULT_MAX_ROWS = 200;
-/** Largest `maxRows` of {@link SqlEngine.query}: 5000 rows (larger values are clamped). */
-export const MAX_ROWS = 5000;
+import type { JsonValue } from "./json-values.ts";
+import { resolveSqlLimits, type SqlLimits } from "./limits.ts";
+import { QueryRuns, type QueryRun } from "./query-runs.ts";
+import { readCapped } from "./read-result.ts";
+import { checkReadKeyword, leadingKeyword, refuse } from "./read-statements.ts";
+import { DEFAULT_MAX_ROWS, type LoadedDataset, MAX_ROWS, type QueryOptions, type QueryResult, type SqlBackend } from "./sql-backend.ts";
+import { type ErrorContext, toToolError } from "./sql-errors.ts";
 
 /** Options of {@link SqlEngine.open}. */
 export interface SqlEngineOptions {
@@ -58,118 +15,18 @@ export interface SqlEngineOptions {
   readonly memoryLimit?: string;
   /** DuckDB worker threads. Default: DuckDB's (one per core). */
   readonly threads?: number;
-}
-
-// First keywords of statements that only read. DuckDB's own statement type is checked as well;
-// this list exists because DuckDB rewrites some non-reads (PRAGMA, IMPORT) before they get a type.
-const READ_KEYWORDS = new Set([
-  "select",
-  "with",
-  "from",
-  "values",
-  "table",
-  "describe",
-  "summarize",
-  "show",
-  "explain",
-  "pivot",
-  "unpivot",
-]);
-
-/** The first keyword of `sql` (lower case) and the offset just after it, skipping whitespace, comments and `(`. */
-function leadingKeyword(sql: string, from = 0): { keyword: string; end: number } {
-  let i = from;
-  while (i < sql.length) {
-    const ch = sql[i] ?? "";
-    if (/\s/.test(ch) || ch === "(") i += 1;
-    else if (sql.startsWith("--", i)) {
-      const nl = sql.indexOf("\n", i);
-      i = nl === -1 ? sql.length : nl + 1;
-    } else if (sql.startsWith("/*", i)) {
-      // Postgres-style block comments nest; DuckDB's parser is derived from Postgres'.
-      let depth = 1;
-      i += 2;
-      while (i < sql.length && depth > 0) {
-        if (sql.startsWith("/*", i)) {
-          depth += 1;
-          i += 2;
-        } else if (sql.startsWith("*/", i)) {
-          depth -= 1;
-          i += 2;
-        } else i += 1;
-      }
-    } else break;
-  }
-  const word = /^[A-Za-z_]+/.exec(sql.slice(i))?.[0] ?? "";
-  return { keyword: word.toLowerCase(), end: i + word.length };
-}
-
-const refuse = (reason: string): ToolError => new ToolError("TOOL_REFUSED", reason);
-
-/**
- * Cheap pre-parse check: the statement must start with a read keyword (SELECT, WITH, FROM, VALUES,
- * TABLE, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN, PIVOT, UNPIVOT), after comments and `(`.
- * Returns the keyword and the offset after it.
- * @throws ToolError `TOOL_REFUSED` otherwise (empty input included).
- */
-export function checkReadKeyword(sql: string, from = 0): { keyword: string; end: number } {
-  const lead = leadingKeyword(sql, from);
-  if (lead.keyword === "") throw refuse("no SQL statement found; send one SELECT query");
-  if (!READ_KEYWORDS.has(lead.keyword)) {
-    throw refuse(
-      `only read-only queries are allowed (SELECT, WITH … SELECT, DESCRIBE, SUMMARIZE, SHOW, EXPLAIN); ${lead.keyword.toUpperCase()} statements are refused`,
-    );
-  }
-  return lead;
-}
-
-const INTEGER_TYPES = new Set<DuckDBTypeId>([
-  DuckDBTypeId.BIGINT,
-  DuckDBTypeId.UBIGINT,
-  DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UHUGEINT,
-  DuckDBTypeId.BIGNUM,
-]);
-const TIMESTAMP_TYPES = new Set<DuckDBTypeId>([
-  DuckDBTypeId.TIMESTAMP,
-  DuckDBTypeId.TIMESTAMP_S,
-  DuckDBTypeId.TIMESTAMP_MS,
-  DuckDBTypeId.TIMESTAMP_NS,
-  DuckDBTypeId.TIMESTAMP_TZ,
-]);
-const DUCKDB_TIMESTAMP = /^(\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)(?:([+-]\d\d)(?::?(\d\d))?)?$/;
-
-/**
- * DuckDB value → JSON value, recursing into lists, structs and maps. Integers beyond 32 bits
- * (BIGINT, HUGEINT, …) → number when a safe integer, else decimal string; DECIMAL → number when
- * at most 15 digits (exact in a double), else string; DATE → `YYYY-MM-DD`; TIMESTAMP →
- * `YYYY-MM-DDTHH:MM:SS[.ffffff]` (TIMESTAMPTZ in UTC with `+00:00`); NaN/±Infinity and
- * infinite dates → strings; everything else as DuckDB's JSON converter gives it.
- */
-export const toJsonValue: DuckDBValueConverter<JsonValue> = (value, type, converter) => {
-  if (value === null) return null;
-  if (INTEGER_TYPES.has(type.typeId) && typeof value === "bigint") {
-    const n = Number(value);
-    return Number.isSafeInteger(n) ? n : value.toString();
-  }
-  if (type.typeId === DuckDBTypeId.DECIMAL && value instanceof DuckDBDecimalValue) {
-    return value.width <= 15 ? Number(value.toString()) : value.toString();
-  }
-  if (TIMESTAMP_TYPES.has(type.typeId)) {
-    const text = String(value);
-    const m = DUCKDB_TIMESTAMP.exec(text);
-    if (!m) return text; // infinity, BC dates
-    return `${m[1]}T${m[2]}${m[3] === undefined ? "" : `${m[3]}:${m[4] ?? "00"}`}`;
-  }
-  return JsonDuckDBValueConverter(value, type, converter) as JsonValue;
-};
-
-/** Reader rows → row objects; `Object.fromEntries` so a column named `__proto__` stays a plain key. */
-function rowObjects(reader: DuckDBResultReader, names: readonly string[], limit: number): Record<string, JsonValue>[] {
-  return reader
-    .convertRows(toJsonValue)
-    .slice(0, limit)
-    .map((row) => Object.fromEntries(names.map((name, i) => [name, row[i] ?? null])));
+  /**
+   * Folder where DuckDB may spill intermediate results larger than `memoryLimit` (sorts, joins,
+   * aggregates). Default: none, so such a query fails with an out-of-memory error instead of
+   * writing to disk (DuckDB's own default is `.tmp` in the working directory, up to 90% of the disk).
+   */
+  readonly tempDirectory?: string;
+  /** DuckDB `max_temp_directory_size` when `tempDirectory` is set, e.g. `"1GB"`. Default `"1GB"`. */
+  readonly maxTempDirectorySize?: string;
+  /** Per-query limits; missing ones take their defaults (see {@link SqlLimits}). */
+  readonly limits?: Partial<SqlLimits>;
+  /** The address-space limit of the process the engine runs in, in bytes, named in memory errors. Default: not named. */
+  readonly processMemoryLimitBytes?: number;
 }
 
 const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
@@ -179,30 +36,48 @@ const READERS = { csv: "read_csv_auto", json: "read_json_auto", parquet: "read_p
 /**
  * An in-memory DuckDB holding one table per catalog dataset, locked down after loading:
  * external access (files, network, extension install/load) disabled and the configuration
- * locked. User SQL goes through {@link SqlEngine.query}, which accepts one read statement only.
+ * locked. User SQL goes through {@link SqlEngine.query}, which accepts one read statement only
+ * and enforces {@link SqlLimits}: a time limit (the query is interrupted), and caps on the result
+ * and on single values checked while the result streams in. DuckDB's `memory_limit` does not
+ * cover values it builds outside its buffer manager (a `repeat()` of 2 GB, `range(1e9)` as a
+ * list): only a process limit does, which is what {@link SqlSandbox} adds.
  */
-export class SqlEngine {
+export class SqlEngine implements SqlBackend {
   readonly #instance: DuckDBInstance;
+  readonly #runs = new QueryRuns();
+  readonly #errors: ErrorContext;
   /** Loaded datasets, in catalog order. */
   readonly datasets: readonly LoadedDataset[];
+  readonly limits: SqlLimits;
 
-  private constructor(instance: DuckDBInstance, datasets: readonly LoadedDataset[]) {
+  private constructor(instance: DuckDBInstance, datasets: readonly LoadedDataset[], options: SqlEngineOptions) {
     this.#instance = instance;
     this.datasets = datasets;
+    this.limits = resolveSqlLimits(options.limits);
+    this.#errors = {
+      tables: datasets.map((d) => d.name).join(", "),
+      memoryLimit: options.memoryLimit ?? "1GB",
+      processMemoryLimitBytes: options.processMemoryLimitBytes,
+    };
   }
 
   /**
    * Creates the database, loads every dataset into `CREATE TABLE <name> AS SELECT * FROM
    * read_*_auto('<file>')`, then locks it down.
-   * @throws Error naming the dataset when a file fails to load (the instance is closed).
+   * @throws RangeError for invalid `limits`; Error naming the dataset when a file fails to load
+   *   (the instance is closed).
    */
   static async open(datasets: readonly DatasetSpec[], options: SqlEngineOptions = {}): Promise<SqlEngine> {
+    resolveSqlLimits(options.limits); // fail before loading anything
     const config: Record<string, string> = {
       memory_limit: options.memoryLimit ?? "1GB",
+      // No spilling unless a folder is given: over memory_limit is then an error, not a full disk.
+      temp_directory: options.tempDirectory ?? "",
       // Never fetch extensions from the network, not even during loading.
       autoinstall_known_extensions: "false",
       autoload_known_extensions: "false",
     };
+    if (options.tempDirectory !== undefined) config["max_temp_directory_size"] = options.maxTempDirectorySize ?? "1GB";
     if (options.threads !== undefined) config["threads"] = String(options.threads);
     const instance = await DuckDBInstance.create(":memory:", config);
     const conn = await instance.connect();
@@ -218,8 +93,8 @@ export class SqlEngine {
         const count = await conn.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(spec.name)}`);
         const described = await conn.runAndReadAll(`DESCRIBE ${quoteIdent(spec.name)}`);
         const columns = described.getRowObjectsJson().map((row) => ({
-          name: String(row["column_name"] as string),
-          type: String(row["column_type"] as string),
+          name: row["column_name"] as string,
+          type: row["column_type"] as string,
           nullable: row["null"] === "YES",
         }));
         loaded.push({ ...spec, rowCount: Number(count.getRowsJson()[0]?.[0]), columns, loadMs: performance.now() - started });
@@ -229,7 +104,7 @@ export class SqlEngine {
       await conn.run("SET enable_external_access = false");
       await conn.run("SET allow_community_extensions = false");
       await conn.run("SET lock_configuration = true");
-      return new SqlEngine(instance, loaded);
+      return new SqlEngine(instance, loaded, options);
     } catch (error) {
       instance.closeSync();
       throw error;
@@ -248,13 +123,17 @@ export class SqlEngine {
    * Runs one read-only statement. Checks, in order: the leading keyword ({@link checkReadKeyword}),
    * exactly one statement (DuckDB's parser), and DuckDB's statement type of the bound statement
    * (SELECT or EXPLAIN of a read). It then runs in a READ ONLY transaction on a fresh connection,
-   * rolled back afterwards. Aborting `signal` interrupts the query.
-   * @param options.maxRows rows returned at most, 1..{@link MAX_ROWS}, default {@link DEFAULT_MAX_ROWS}.
-   * @throws ToolError `TOOL_REFUSED` for anything but one read statement, or file/network access;
-   *   `TOOL_FAILED` for SQL errors (syntax, unknown column…, with DuckDB's message);
-   *   `TOOL_TIMEOUT` when interrupted through `signal`.
+   * rolled back afterwards, and its result is streamed in under {@link limits}: interrupted after
+   * `timeoutMs`, reading stopped (and the query interrupted) past `maxResultBytes` or at a value
+   * over `maxValueBytes`. Aborting `options.signal` interrupts the query.
+   * @throws ToolError `TOOL_REFUSED` for anything but one read statement, file/network access, or a
+   *   query over the memory limit; `TOOL_TIMEOUT` past the time limit (not retryable) or when
+   *   interrupted through the signal (retryable); `TOOL_FAILED` for SQL errors (syntax, unknown
+   *   column…, with DuckDB's message). BatonError `TOOL_OUTPUT_TOO_LARGE` past a result or value cap.
+   *   Memory and time failures are retryable (`TOOL_FAILED`, `TOOL_TIMEOUT`) when other queries ran
+   *   at the same time.
    */
-  async query(sql: string, options: { maxRows?: number; signal?: AbortSignal } = {}): Promise<QueryResult> {
+  async query(sql: string, options: QueryOptions = {}): Promise<QueryResult> {
     const maxRows = Math.min(Math.max(Math.trunc(options.maxRows ?? DEFAULT_MAX_ROWS), 1), MAX_ROWS);
     checkReadKeyword(sql); // before DuckDB sees the text: IMPORT DATABASE would read files while parsing
     return this.#withConnection(options.signal, async (conn) => {
@@ -262,15 +141,18 @@ export class SqlEngine {
       try {
         const prepared = await this.#prepareRead(conn, sql, 0);
         try {
-          const reader = await prepared.streamAndReadUntil(maxRows + 1);
-          const names = reader.deduplicatedColumnNames();
-          const types = reader.columnTypes();
-          const rows = rowObjects(reader, names, maxRows);
+          const result = await prepared.stream();
+          const names = result.deduplicatedColumnNames();
+          const types = result.columnTypes();
+          const read = await readCapped(result, names, maxRows, this.limits).catch((error: unknown) => {
+            conn.interrupt(); // the query may still be producing rows
+            throw error;
+          });
           return {
             columns: names.map((name, i) => ({ name, type: String(types[i]) })),
-            rows,
-            rowCount: rows.length,
-            truncated: reader.currentRowCount > maxRows,
+            rows: read.rows,
+            rowCount: read.rows.length,
+            truncated: read.truncated,
           };
         } finally {
           prepared.destroySync();
@@ -281,13 +163,17 @@ export class SqlEngine {
     });
   }
 
-  /** First `limit` rows of a loaded table, JSON-safe. @throws ToolError `TOOL_FAILED` for an unknown name. */
+  /**
+   * First `limit` rows of a loaded table, JSON-safe, under the same limits as a query.
+   * @throws ToolError `TOOL_FAILED` for an unknown name.
+   */
   async sample(name: string, limit = 3): Promise<Record<string, JsonValue>[]> {
     const dataset = this.dataset(name);
     if (!dataset) throw new ToolError("TOOL_FAILED", `unknown dataset "${name}"`);
+    const rows = Math.max(0, Math.trunc(limit));
     return this.#withConnection(undefined, async (conn) => {
-      const reader = await conn.runAndReadAll(`SELECT * FROM ${quoteIdent(dataset.name)} LIMIT ${Math.max(0, Math.trunc(limit))}`);
-      return rowObjects(reader, reader.deduplicatedColumnNames(), limit);
+      const result = await conn.stream(`SELECT * FROM ${quoteIdent(dataset.name)} LIMIT ${rows}`);
+      return (await readCapped(result, result.deduplicatedColumnNames(), rows, this.limits)).rows;
     });
   }
 
@@ -299,17 +185,15 @@ export class SqlEngine {
   /** Parses and binds `sql`, refusing anything but one SELECT (or EXPLAIN of one). */
   async #prepareRead(conn: DuckDBConnection, sql: string, depth: number): Promise<DuckDBPreparedStatement> {
     const lead = checkReadKeyword(sql);
-    const extracted = await conn.extractStatements(sql).catch((error: unknown) => {
-      throw toToolError(error, this.#tableList());
-    });
+    // DuckDB errors are mapped by #withConnection, which knows whether the time limit interrupted
+    // the query (constant expressions are evaluated here, while binding).
+    const extracted = await conn.extractStatements(sql);
     if (extracted.count !== 1) {
       throw refuse(
         `exactly one SQL statement is allowed, got ${extracted.count}${lead.keyword === "pivot" ? " (PIVOT without an explicit IN list creates a type first: list the pivot values with ON col IN (...))" : ""}`,
       );
     }
-    const prepared = await extracted.prepare(0).catch((error: unknown) => {
-      throw toToolError(error, this.#tableList());
-    });
+    const prepared = await extracted.prepare(0);
     const type = prepared.statementType;
     if (type === StatementType.SELECT) return prepared;
     if (type === StatementType.EXPLAIN && depth === 0 && lead.keyword === "explain") {
@@ -331,40 +215,31 @@ export class SqlEngine {
     );
   }
 
+  /**
+   * Runs `run` on a fresh connection under the time limit: when it expires, or `signal` aborts,
+   * the connection is interrupted. DuckDB errors become tool errors ({@link toToolError}).
+   */
   async #withConnection<T>(signal: AbortSignal | undefined, run: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     if (signal?.aborted) throw new ToolError("TOOL_TIMEOUT", "query cancelled before it started", { retryable: true });
     // A connection per call: interrupt() stops only this query, and no session state
     // (USE, variables, open transactions) leaks between calls.
     const conn = await this.#instance.connect();
+    const state: QueryRun = this.#runs.begin(this.limits.timeoutMs);
+    const timer = setTimeout(() => {
+      state.timedOut = true;
+      conn.interrupt();
+    }, this.limits.timeoutMs);
     const onAbort = (): void => conn.interrupt();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await run(conn);
     } catch (error) {
-      throw toToolError(error, this.#tableList());
+      throw toToolError(error, this.#errors, state, signal?.aborted ?? false);
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      this.#runs.end(state);
       conn.closeSync();
     }
   }
-
-  #tableList(): string {
-    return this.datasets.map((d) => d.name).join(", ");
-  }
-}
-
-/** DuckDB error → ToolError: permission errors are refusals, interrupts timeouts, the rest SQL failures. */
-function toToolError(error: unknown, tables: string): ToolError {
-  if (error instanceof ToolError) return error;
-  const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
-  if (/Permission Error|file system operations are disabled|configuration has been locked|extensions is disabled/i.test(message)) {
-    return new ToolError(
-      "TOOL_REFUSED",
-      `file, network and extension access are disabled; query the loaded tables (${tables}) instead. DuckDB: ${message}`,
-      { cause: error },
-    );
-  }
-  if (/^INTERRUPT Error/.test(message))
-    return new ToolError("TOOL_TIMEOUT", "query interrupted (cancelled or timed out)", { cause: error, retryable: true });
-  return new ToolError("TOOL_FAILED", `SQL error: ${message}`, { cause: error });
 }

@@ -1,4 +1,4 @@
-import { DLQ_STREAM, MaxDeliveriesAdvisory, STREAMS } from "@baton/contracts";
+import { DLQ_STREAM, type ErrorInfo, MaxDeliveriesAdvisory, STREAMS } from "@baton/contracts";
 import { type AuditTrail, auditId } from "@baton/audit";
 import { decodeJson, type Logger, TransientError } from "@baton/core";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
@@ -15,6 +15,11 @@ export interface DeadLetterDeps {
   readonly instanceId: string;
   /** Where each dead letter is recorded (`dead_lettered`). */
   readonly audit?: AuditTrail;
+  /**
+   * Ends the task whose synthesis request was dead-lettered (with `error`, `DEAD_LETTERED`);
+   * without it the task waits for `baton dlq replay`.
+   */
+  readonly failSynthesis?: (taskId: string, error: ErrorInfo, log: Logger) => Promise<void>;
 }
 
 /**

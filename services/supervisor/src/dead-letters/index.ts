@@ -1,8 +1,7 @@
 import { DEAD_LETTER_CONSUMER } from "@baton/contracts";
-import type { AuditTrail } from "@baton/audit";
 import { ConsumerLoop, type ServiceContext } from "@baton/core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { handleAdvisory } from "./handler.ts";
+import { type DeadLetterDeps, handleAdvisory } from "./handler.ts";
 
 export { type DeadLetterDeps, handleAdvisory } from "./handler.ts";
 export { classifyDeadLetter, type DeadLetterKind } from "./classify.ts";
@@ -19,15 +18,23 @@ export interface DeadLetterHandler {
  * Starts the dead-letter handler: consumes the MAX_DELIVERIES advisories captured in
  * BATON_ADVISORIES (durable `dead-letter-handler`, shared by every supervisor replica) and moves
  * each message a consumer gave up on to BATON_DLQ, then reports it (a failed step result for
- * work, `tasks.rejected` for a submission, an error log line otherwise).
+ * work, `tasks.rejected` for a submission, the task failed for a synthesis request, an error log
+ * line otherwise).
  */
 export async function startDeadLetterHandler(
   service: ServiceContext,
-  options: { concurrency?: number; audit?: AuditTrail } = {},
+  options: Pick<DeadLetterDeps, "audit" | "failSynthesis"> & { concurrency?: number } = {},
 ): Promise<DeadLetterHandler> {
   const jsm = await jetstreamManager(service.nc);
   const logger = service.logger.child({ component: "dead-letters" });
-  const deps = { js: service.js, jsm, logger, instanceId: service.instanceId, ...(options.audit ? { audit: options.audit } : {}) };
+  const deps: DeadLetterDeps = {
+    js: service.js,
+    jsm,
+    logger,
+    instanceId: service.instanceId,
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.failSynthesis ? { failSynthesis: options.failSynthesis } : {}),
+  };
   const loop = new ConsumerLoop(
     service.js,
     {

@@ -1,7 +1,7 @@
 import { type ErrorInfo, StepResult, StepWork, subjects, TaskRejected, ZERO_USAGE } from "@baton/contracts";
 import { decodeJson, extractTraceContext, type Logger, publishMessage, publishTaskEvent } from "@baton/core";
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { context } from "@opentelemetry/api";
+import type { DeadLetterDeps } from "./handler.ts";
 import type { DeadLetter } from "./move.ts";
 
 /** The error a dead-lettered step or submission reports. */
@@ -21,19 +21,21 @@ export function deadLetteredError(letter: DeadLetter): ErrorInfo {
  *   the supervisor fails the task or goes on according to the plan's failure policy (or records
  *   the compensation as failed and moves on), and for a step a `step.failed` event;
  * - a submission: `tasks.rejected` with `DEAD_LETTERED`;
- * - anything else (results, synthesis requests, other streams): an error log line; the message
- *   waits in the DLQ for `baton dlq replay`.
+ * - a synthesis request: the task fails with `DEAD_LETTERED` (`deps.failSynthesis`), so nothing
+ *   sends it again and the client gets an outcome;
+ * - anything else (results, other streams): an error log line; the message waits in the DLQ for
+ *   `baton dlq replay`.
  * Every publish has a deterministic msgId, so reporting twice (a redelivered advisory) is harmless.
  */
 export async function reportDeadLetter(
-  deps: { readonly js: JetStreamClient; readonly instanceId: string },
+  deps: Pick<DeadLetterDeps, "js" | "instanceId" | "failSynthesis">,
   letter: DeadLetter,
   log: Logger,
 ): Promise<void> {
   await context.with(extractTraceContext(letter.headers), () => report(deps, letter, log));
 }
 
-async function report(deps: { readonly js: JetStreamClient; readonly instanceId: string }, letter: DeadLetter, log: Logger): Promise<void> {
+async function report(deps: Pick<DeadLetterDeps, "js" | "instanceId" | "failSynthesis">, letter: DeadLetter, log: Logger): Promise<void> {
   const { record, kind } = letter;
   const { js } = deps;
   const hint = { dlqSeq: letter.dlqSeq, replay: `baton dlq replay ${letter.dlqSeq}` };
@@ -105,7 +107,11 @@ async function report(deps: { readonly js: JetStreamClient; readonly instanceId:
       log.error(hint, "step result dead-lettered: the task waits for it until replayed or timed out");
       return;
     case "synthesis":
-      log.error(hint, "synthesis request dead-lettered: the task waits for it until replayed or timed out");
+      if (deps.failSynthesis) {
+        // Not sent again (no loop of republished synthesis): the task fails, naming the dead letter.
+        await deps.failSynthesis(kind.taskId, deadLetteredError(letter), log);
+        log.error(hint, "synthesis request dead-lettered: the task failed with DEAD_LETTERED");
+      } else log.error(hint, "synthesis request dead-lettered: the task waits for it until replayed");
       return;
     case "other":
       log.error(hint, "message dead-lettered");
