@@ -1,8 +1,9 @@
 /**
- * `npm run bench` — Baton's orchestration benchmark against a raw nats.js baseline, on this
- * machine, in one run. Prints the machine, the versions and a Markdown table of every figure,
- * and writes the table to bench/results.md (a full run of every scenario) or
- * bench/results-partial.md (--quick or --scenario). See bench/README.md.
+ * `npm run bench` — Baton's orchestration benchmark against a raw nats.js baseline and Restate
+ * (a peer, installed on demand into bench/.peers/restate/), on this machine, in one run. Prints
+ * the machine, the versions and a Markdown table of every figure, and writes the table to
+ * bench/results.md (a full run of every scenario) or bench/results-partial.md (--quick or
+ * --scenario). See bench/README.md.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -16,11 +17,12 @@ import { ROOT, sleep } from "./lib/stack.ts";
 import { type BatonResults, runBatonScenario } from "./scenarios/baton.ts";
 import { type ProfileResults, runProfileScenario } from "./scenarios/profile.ts";
 import { runRawScenario } from "./scenarios/raw.ts";
+import { type RestateOutcome, runRestateScenario } from "./scenarios/restate.ts";
 import { type RecoveryResults, runRecoveryScenario } from "./scenarios/recovery.ts";
 import { runScalingScenario, type ScalingResults } from "./scenarios/scaling.ts";
 import type { PatternResults } from "./lib/load.ts";
 
-const SCENARIOS = ["raw", "baton", "baton-traced", "scaling", "recovery", "profile"] as const;
+const SCENARIOS = ["raw", "baton", "baton-traced", "restate-services", "restate-journal", "scaling", "recovery", "profile"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario <name>[,<name>…]] [--runs <n>] [--out <file>]
@@ -94,9 +96,18 @@ async function waitForQuiet(): Promise<number> {
   }
 }
 
-/** Rough duration of each scenario in a full run (s), to decide whether a disturbed one can be re-run within ~6 min. */
-const ESTIMATE: Record<Scenario, number> = { raw: 25, baton: 60, "baton-traced": 65, scaling: 35, recovery: 37, profile: 32 };
-const BUDGET_S = 330;
+/** Rough duration of each scenario in a full run (s), to decide whether a disturbed one can be re-run within ~7 min. */
+const ESTIMATE: Record<Scenario, number> = {
+  raw: 25,
+  baton: 60,
+  "baton-traced": 65,
+  "restate-services": 45,
+  "restate-journal": 30,
+  scaling: 35,
+  recovery: 37,
+  profile: 32,
+};
+const BUDGET_S = 405;
 const DISTURBED = 0.1;
 
 const foreign: Record<string, number> = {};
@@ -129,6 +140,8 @@ const timed = async <T>(name: Scenario, f: () => Promise<T>): Promise<T | undefi
 const raw: PatternResults | undefined = await timed("raw", () => runRawScenario(load, log));
 const baton: BatonResults | undefined = await timed("baton", () => runBatonScenario(load, false, log));
 const batonTraced: BatonResults | undefined = await timed("baton-traced", () => runBatonScenario(load, true, log));
+const restateServices: RestateOutcome | undefined = await timed("restate-services", () => runRestateScenario(load, "services", log));
+const restateJournal: RestateOutcome | undefined = await timed("restate-journal", () => runRestateScenario(load, "journal", log));
 const scaling: ScalingResults | undefined = await timed("scaling", () =>
   runScalingScenario({ runs, stepsPerReplica: quick ? 8 : 20, sleepMs: 100, replicas: [1, 2, 4] }, log),
 );
@@ -145,6 +158,8 @@ const results: BenchResults = {
   ...(raw ? { raw } : {}),
   ...(baton ? { baton } : {}),
   ...(batonTraced ? { batonTraced } : {}),
+  ...(restateServices ? { restateServices } : {}),
+  ...(restateJournal ? { restateJournal } : {}),
   ...(scaling ? { scaling } : {}),
   ...(recovery ? { recovery } : {}),
   ...(profile ? { profile } : {}),

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import type { BatonResults } from "../scenarios/baton.ts";
 import { EVALUATOR_STORM_MS_PER_TASK, type ProfileResults, type ProfileRow } from "../scenarios/profile.ts";
 import type { RecoveryResults } from "../scenarios/recovery.ts";
+import { type RestateOutcome, type RestateResults, restateRan } from "../scenarios/restate.ts";
+import { RESTATE_SDK_VERSION, RESTATE_SERVER_VERSION } from "../restate/install.ts";
 import type { ScalingResults } from "../scenarios/scaling.ts";
 import { median } from "./histogram.ts";
 import type { PatternResults } from "./load.ts";
@@ -19,6 +21,10 @@ export interface BenchResults {
   readonly raw?: PatternResults;
   readonly baton?: BatonResults;
   readonly batonTraced?: BatonResults;
+  /** Restate as a peer: an orchestrator service calling a worker service per step, or the reason it did not run. */
+  readonly restateServices?: RestateOutcome;
+  /** Restate as a peer: journaled `ctx.run` steps in one handler, or the reason it did not run. */
+  readonly restateJournal?: RestateOutcome;
   readonly scaling?: ScalingResults;
   readonly recovery?: RecoveryResults;
   readonly profile?: ProfileResults;
@@ -116,27 +122,44 @@ export function targets(r: BenchResults): Target[] {
   const thrT = ratio(t?.throughput, r.raw?.throughput);
   const eff4 = r.scaling?.points.find((p) => p.replicas === 4)?.efficiency;
   const rec = r.recovery;
+  const journal = restateRan(r.restateJournal) ? r.restateJournal : undefined;
+  const stepJ = perStep(journal, "p50");
+  const vsJournal = (value: number | undefined, peer: number | undefined, unit: string, digits: number) =>
+    `${f(value, digits)} ${unit} vs ${f(peer, digits)} ${unit} (${f(ratio(value, peer), 2)} ×)`;
+  const atMost = (value: number | undefined, limit: number | undefined) =>
+    value === undefined || limit === undefined ? undefined : value <= limit;
+  const atLeast = (value: number | undefined, limit: number | undefined) =>
+    value === undefined || limit === undefined ? undefined : value >= limit;
+  const rawStep = perStep(r.raw, "p50");
+  const fan = (p: PatternResults | undefined) => ratio(p?.fanout.p50, p ? chain2(p) : undefined);
+  const tracedCost = ratio(t?.chain3.p50, b?.chain3.p50);
+  const tracedCpu = ratio(cpuTotal(t?.cpu?.sequential), cpuTotal(b?.cpu?.sequential));
   return [
     {
-      name: "per-step overhead p50 ≤ 1 ms",
-      value: `${f(step)} ms`,
-      ok: step === undefined ? undefined : step <= 1,
-      tracedValue: `${f(stepT)} ms`,
-      tracedOk: stepT === undefined ? undefined : stepT <= 1,
+      name: "per-step overhead p50 ≤ 1.5 × raw's",
+      value: `${f(step)} ms = ${f(ratio(step, rawStep), 2)} × raw (${f(rawStep)} ms)`,
+      ok: atMost(ratio(step, rawStep), 1.5),
+      tracedValue: `${f(stepT)} ms = ${f(ratio(stepT, rawStep), 2)} × raw`,
+      tracedOk: atMost(ratio(stepT, rawStep), 1.5),
     },
     {
-      name: "3-step task p50 ≤ 3 ms",
-      value: `${f(b?.chain3.p50)} ms`,
-      ok: b ? b.chain3.p50 <= 3 : undefined,
-      tracedValue: `${f(t?.chain3.p50)} ms`,
-      tracedOk: t ? t.chain3.p50 <= 3 : undefined,
-    },
-    {
-      name: "throughput ≥ 0.5 × raw",
+      name: "3-step tasks/s ≥ 0.5 × raw's",
       value: `${f(thr, 3)} × raw`,
       ok: thr === undefined ? undefined : thr >= 0.5,
       tracedValue: `${f(thrT, 3)} × raw`,
       tracedOk: thrT === undefined ? undefined : thrT >= 0.5,
+    },
+    {
+      name: "16-way fan-out p50 ≤ 2 × its critical path",
+      value: `${f(fan(b), 2)} ×`,
+      ok: atMost(fan(b), 2),
+      tracedValue: `${f(fan(t), 2)} ×`,
+      tracedOk: atMost(fan(t), 2),
+    },
+    {
+      name: "tracing on ≤ 1.10 × off (3-step p50; CPU per task)",
+      value: `${f(tracedCost, 2)} ×; CPU ${f(tracedCpu, 2)} ×`,
+      ok: tracedCost === undefined ? undefined : tracedCost <= 1.1 && (tracedCpu === undefined || tracedCpu <= 1.1),
     },
     { name: "scaling efficiency ≥ 0.9 at 4 replicas", value: f(eff4, 3), ok: eff4 === undefined ? undefined : eff4 >= 0.9 },
     {
@@ -148,7 +171,29 @@ export function targets(r: BenchResults): Target[] {
         : "—",
       ok: rec ? rec.recoveryMs <= rec.ackWaitMs + 1_000 : undefined,
     },
+    {
+      name: "per-step overhead p50 ≤ Restate journaled's (`ctx.run`)",
+      value: vsJournal(step, stepJ, "ms", 2),
+      ok: atMost(step, stepJ),
+      tracedValue: vsJournal(stepT, stepJ, "ms", 2),
+      tracedOk: atMost(stepT, stepJ),
+    },
+    {
+      name: "throughput ≥ Restate journaled's",
+      value: vsJournal(b?.throughput, journal?.throughput, "tasks/s", 1),
+      ok: atLeast(b?.throughput, journal?.throughput),
+      tracedValue: vsJournal(t?.throughput, journal?.throughput, "tasks/s", 1),
+      tracedOk: atLeast(t?.throughput, journal?.throughput),
+    },
   ];
+}
+
+/** How the report names each Restate shape. */
+const PEER_LABEL: Record<RestateResults["shape"], string> = { services: "services", journal: "journaled" };
+
+/** The Restate shapes that ran, in column order. */
+function restatePeers(r: BenchResults): { label: string; results: RestateResults }[] {
+  return [r.restateServices, r.restateJournal].filter(restateRan).map((results) => ({ label: PEER_LABEL[results.shape], results }));
 }
 
 /** The Markdown report: environment, the figures table, scaling, recovery, targets and the profile. */
@@ -156,19 +201,24 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
   const raw = r.raw;
   const b = r.baton;
   const t = r.batonTraced;
+  const peers = restatePeers(r);
+  const withRestate = r.restateServices !== undefined || r.restateJournal !== undefined;
   const out: string[] = [];
   out.push(`## Benchmark results${r.quick ? " (quick run — not for comparison)" : ""}`);
   out.push("");
   out.push(
     `Measured ${date.toISOString().slice(0, 16).replace("T", " ")} UTC with \`npm run bench\`${r.quick ? " --quick" : ""} ` +
-      `(${f(r.seconds / 60, 1)} min) at commit ${env.commit}. Each figure is the median of ${b?.runs ?? raw?.runs ?? "—"} runs ` +
+      `(${f(r.seconds / 60, 1)} min) at commit ${env.commit}. Each figure is the median of ${b?.runs ?? raw?.runs ?? peers[0]?.results.runs ?? "—"} runs ` +
       `(HDR histograms per run, after a discarded warm-up).`,
   );
   out.push("");
   out.push(
     `Machine: ${env.cpu}, ${env.cores} cores, ${f(env.memoryGiB, 1)} GiB RAM. Versions: Node ${env.node}, nats-server ${env.natsServer}, ` +
-      `@nats-io/jetstream ${env.jetstream}, @nats-io/transport-node ${env.transport}. Every process (nats-server, services, bench client) ` +
-      "shares the same cores.",
+      `@nats-io/jetstream ${env.jetstream}, @nats-io/transport-node ${env.transport}` +
+      (withRestate
+        ? `; peer: restate-server ${RESTATE_SERVER_VERSION}, @restatedev/restate-sdk ${RESTATE_SDK_VERSION} (installed on demand in bench/.peers/restate/)`
+        : "") +
+      `. Every process (nats-server${withRestate ? ", restate-server" : ""}, services, bench client) shares the same cores.`,
   );
   out.push("");
   const loads = Object.entries(r.foreignLoad);
@@ -181,18 +231,38 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
     );
     out.push("");
   }
-  if (raw || b || t) {
+  for (const x of [r.restateServices, r.restateJournal]) {
+    if (x && !restateRan(x)) {
+      out.push(`**Restate (${PEER_LABEL[x.shape]}): not run — ${x.notRun}**`);
+      out.push("");
+    }
+  }
+  if (raw || b || t || peers.length > 0) {
     out.push(
       `Tasks use explicit plans; Baton's zero-latency tool is the code agent's \`${ZERO_TOOL}\` on a one-operator expression ` +
         `(p50 ${f(b?.tool.p50)} ms as reported by the worker). Baton runs the supervisor, the code agent and the synthesizer ` +
         "(WORKER_CONCURRENCY 4, SUPERVISOR_CONCURRENCY 8, LOG_LEVEL=warn); the raw baseline runs a raw supervisor and worker with the same slot counts.",
     );
     out.push("");
+    if (peers.length > 0) {
+      out.push(
+        "Restate, the peer: a private single-node restate-server (default configuration, its own temporary data folder) and the bench's " +
+          "services in Node processes (bench/restate/, HTTP/2, registered through the admin API, RESTATE_LOGGING=WARN). Each task is one " +
+          "request-response call to the HTTP ingress (`POST /<service>/<handler>`, HTTP/1.1 keep-alive from the bench client), timed from just " +
+          "before the request to the end of the response. A step adds the numbers it is given (plain JavaScript, like the raw worker); " +
+          "each step's input holds the previous step's result. **Services**: an orchestrator service calls a worker service in another Node " +
+          "process for every step (`ctx.serviceClient(…).step(…)`, journaled calls; the fan-out awaits 16 with `RestatePromise.all`, then " +
+          "calls the join). **Journaled**: every step is a `ctx.run` in the one handler (the fan-out: 16 `ctx.run` awaited with " +
+          "`RestatePromise.all`, then one more).",
+      );
+      out.push("");
+    }
     const inFlight = r.throughputConcurrency;
     const row = (name: string, pick: (p: PatternResults) => number | undefined, digits = 2, withRatio = true) => {
       const rv = raw ? pick(raw) : undefined;
       const bv = b ? pick(b) : undefined;
       const tv = t ? pick(t) : undefined;
+      const pv = peers.map((p) => pick(p.results));
       return [
         name,
         f(rv, digits),
@@ -200,6 +270,8 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
         f(tv, digits),
         withRatio ? f(ratio(bv, rv), 2) : "",
         withRatio ? f(ratio(tv, rv), 2) : "",
+        ...pv.map((v) => f(v, digits)),
+        ...pv.map((v) => (withRatio ? f(ratio(v, rv), 2) : "")),
       ];
     };
     const rows: string[][] = [
@@ -210,12 +282,14 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
       row("per-step overhead p50 = (3-step p50 − 1-step p50) / 2, per run (ms)", (p) => perStep(p, "p50")),
       row("per-step overhead p99 = (3-step p99 − 1-step p99) / 2, per run (ms)", (p) => perStep(p, "p99")),
       [
-        "per-step overhead p50, Baton − raw (ms)",
+        "per-step overhead p50, minus raw's (ms)",
         "",
         f(minus(perStep(b, "p50"), perStep(raw, "p50"))),
         f(minus(perStep(t, "p50"), perStep(raw, "p50"))),
         "",
         "",
+        ...peers.map((p) => f(minus(perStep(p.results, "p50"), perStep(raw, "p50")))),
+        ...peers.map(() => ""),
       ],
       row(`throughput, 3-step tasks, ${inFlight} in flight (tasks/s)`, (p) => p.throughput, 1),
       row("  latency at that load: p50 (ms)", (p) => p.throughputLatency.p50, 1),
@@ -228,7 +302,21 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
       row("CPU per 3-step task, all processes, concurrency 1 (ms)", (p) => cpuTotal(p.cpu?.sequential), 1),
       row(`CPU per 3-step task, all processes, at ${inFlight} in flight (ms)`, (p) => cpuTotal(p.cpu?.loaded), 1),
     ];
-    out.push(table(["figure", "raw nats.js", "Baton, tracing off", "Baton, tracing on", "off ÷ raw", "on ÷ raw"], rows));
+    out.push(
+      table(
+        [
+          "figure",
+          "raw nats.js",
+          "Baton, tracing off",
+          "Baton, tracing on",
+          "off ÷ raw",
+          "on ÷ raw",
+          ...peers.map((p) => `Restate, ${p.label}`),
+          ...peers.map((p) => `${p.label} ÷ raw`),
+        ],
+        rows,
+      ),
+    );
     out.push("");
     const settling = [
       ...(raw?.settledMs !== undefined ? [`raw ${f(raw.settledMs / 1_000, 1)} s`] : []),
@@ -241,6 +329,7 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
             ]
           : [],
       ),
+      ...peers.flatMap((p) => (p.results.settledMs !== undefined ? [`Restate, ${p.label} ${f(p.results.settledMs / 1_000, 1)} s`] : [])),
     ];
     if (settling.length > 0) {
       out.push(
@@ -257,7 +346,12 @@ export function renderMarkdown(r: BenchResults, env: Environment, date: Date): s
     }
     const cpuRows = (p: PatternResults | undefined, label: string) =>
       p?.cpu ? Object.keys(p.cpu.sequential).map((role) => [label, role, f(p.cpu?.sequential[role], 2), f(p.cpu?.loaded[role], 2)]) : [];
-    const cpu = [...cpuRows(raw, "raw"), ...cpuRows(b, "Baton, tracing off"), ...cpuRows(t, "Baton, tracing on")];
+    const cpu = [
+      ...cpuRows(raw, "raw"),
+      ...cpuRows(b, "Baton, tracing off"),
+      ...cpuRows(t, "Baton, tracing on"),
+      ...peers.flatMap((p) => cpuRows(p.results, `Restate, ${p.label}`)),
+    ];
     const storms = [
       ["raw", raw],
       ["Baton, tracing off", b],

@@ -38,6 +38,11 @@ export const StepWork = z.object({
    * latest, whatever its own limit (a step never outlives its task).
    */
   deadlineAt: Timestamp.optional(),
+  /**
+   * Whether the task has a budget (token, cost or wall-time limits): the worker then checks the
+   * shared budget ledger before the step. Absent: unknown (the worker reads the task's state).
+   */
+  budgeted: z.boolean().optional(),
   /** The step's retry policy, when the plan set one. */
   retry: RetryPolicy.optional(),
   /** Approval gates of this step and the decisions made; absent when none of its tools is gated. */

@@ -129,7 +129,7 @@ describe("approval gates", () => {
       },
     ]);
     expect(open.request.expiresAt).toBe(at(601).toISOString());
-    expect(t?.events.map((e) => e.type)).toEqual(["step.awaiting_approval"]);
+    expect(t?.events.map((e) => e.type)).toEqual(["step.completed", "step.awaiting_approval"]);
   });
 
   it("an approval dispatches the exact calls with the decisions, and moves the deadline on by the wait", () => {

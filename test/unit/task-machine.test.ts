@@ -150,7 +150,7 @@ describe("the task state machine", () => {
     const failed = apply(s2, result("ship", "failed"), now);
     expect(failed?.state.status).toBe("compensating");
     expect(failed?.fail).toBe(false);
-    expect(failed?.events.map((e) => e.type)).toEqual(["compensating"]);
+    expect(failed?.events.map((e) => e.type)).toEqual(["step.failed", "compensating"]);
     expect(failed?.dispatch.map((w) => [w.kind, w.stepId])).toEqual([["compensation", "charge"]]);
     const c1 = apply(failed?.state as TaskState, { ...result("charge", "completed", 0), kind: "compensation" }, now);
     const undoReserve = c1?.dispatch[0];

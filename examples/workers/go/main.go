@@ -554,7 +554,6 @@ func (w *worker) handle(root context.Context, msg *nats.Msg) {
 	finished := time.Now()
 	result.FinishedAt = isoTime(finished)
 	result.DurationMs = millis(finished.Sub(started))
-	durationMs := result.DurationMs
 
 	if result.Error == nil {
 		result.Status = "completed"
@@ -566,8 +565,7 @@ func (w *worker) handle(root context.Context, msg *nats.Msg) {
 		}
 		_ = msg.Ack()
 		settled(&work, delivery, "ack", fields{"status": "completed"})
-		usage := result.Usage
-		w.publishEvent(msg, TaskEvent{Type: "step.completed", TaskID: work.TaskID, StepID: work.StepID, Agent: agentName, DurationMs: &durationMs, Usage: &usage})
+		// step.completed is the supervisor's to announce, as it records the result.
 		return
 	}
 
@@ -611,7 +609,7 @@ func (w *worker) handle(root context.Context, msg *nats.Msg) {
 		_ = msg.Term()
 	}
 	settled(&work, delivery, action, fields{"status": "failed", "code": failure.Code})
-	w.publishEvent(msg, TaskEvent{Type: "step.failed", TaskID: work.TaskID, StepID: work.StepID, Agent: agentName, DurationMs: &durationMs, Error: failure})
+	// step.failed is the supervisor's to announce, as it records the result.
 }
 
 // consume pulls one message per free slot until stop is closed.

@@ -21,6 +21,7 @@ import {
   type DispatchStanding,
   ensureConsumer,
   hasBudget,
+  isFreshDelivery,
   KvEffectLedger,
   loadConfig,
   type Logger,
@@ -181,10 +182,18 @@ async function handleWork(
   const work = decoded.value;
   const log = service.logger.child({ taskId: work.taskId, stepId: work.stepId, attempt: work.attempt });
   const compensation = work.kind === "compensation";
-  const task = await runner.tasks.get(work.taskId);
+  if (!compensation && runner.aborts.hasEnded(work.taskId)) {
+    log.info({ kind: work.kind }, "step skipped: its task has ended (abort received)");
+    return undefined;
+  }
+  // Task state is read only when the delivery may be stale (a redelivery, work that waited, a
+  // broker restart lately: see isFreshDelivery) or the work does not say whether it is budgeted.
+  const fresh = work.budgeted !== undefined && isFreshDelivery(msg, service.nc);
+  const task = fresh ? undefined : await runner.tasks.get(work.taskId);
   // The shared budget ledger is read only for a task with limits (a task state we could not
   // read is treated as limited, to stay on the safe side).
-  const overBudget = !task || hasBudget(task.state) ? await runner.ledgers.overBudget(work.taskId) : undefined;
+  const budgeted = fresh ? work.budgeted === true : !task || hasBudget(task.state);
+  const overBudget = budgeted ? await runner.ledgers.overBudget(work.taskId) : undefined;
   if (task && task.state.status !== (compensation ? "compensating" : "running")) {
     // Cancelled, timed out or failed while this step waited in the stream: nothing to do.
     log.info({ task: task.state.status, kind: work.kind }, "step skipped: its task has ended");
@@ -235,14 +244,15 @@ async function handleWork(
     if (!tooLarge) return undefined;
     run = { status: "failed", toolCalls: outcome.toolCalls, error: tooLarge, usage: outcome.usage };
   } else run = outcome;
-  // Whether the task still waits for this dispatch: a task that ended meanwhile (another step
-  // failed it, its deadline passed) gets no more events, and no retry, from this step.
-  const standing = await standingOf(runner, work, log);
-  if (standing === "stale") {
-    log.info({ status: run.status, kind: work.kind }, "step finished after its task moved on: nothing reported");
-    return undefined;
+  if (run.status === "failed" && run.error?.retryable) {
+    // Whether the task still waits for this dispatch: a task that ended meanwhile (another step
+    // failed it, its deadline passed) gets no `step.retrying`, and no retry, from this step.
+    if ((await standingOf(runner, work, log)) === "stale") {
+      log.info({ status: run.status, kind: work.kind }, "step failed after its task moved on: not retried");
+      return undefined;
+    }
+    await retryOrGiveUp(service, work, run.error, msg, options, log);
   }
-  if (run.status === "failed" && run.error?.retryable) await retryOrGiveUp(service, work, run.error, msg, options, log);
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
   const usage = run.usage ?? { toolCalls: run.toolCalls.length, inputTokens: 0, outputTokens: 0, costUsd: 0 };
@@ -252,25 +262,8 @@ async function handleWork(
     "gen_ai.usage.output_tokens": usage.outputTokens,
     "baton.cost_usd": usage.costUsd,
   });
-  if (!compensation) {
-    // Stored before the result is published: what the supervisor does with the result (the
-    // task's `failed`, the next steps' dispatch) comes after this event in BATON_EVENTS.
-    await publishTaskEvent(
-      service.js,
-      run.status === "completed"
-        ? { type: "step.completed", taskId: work.taskId, stepId: work.stepId, agent, durationMs, usage }
-        : {
-            type: "step.failed",
-            taskId: work.taskId,
-            stepId: work.stepId,
-            agent,
-            durationMs,
-            error: redactErrorInfo(run.error as ErrorInfo),
-          },
-      log,
-      { agent, msgId: `event-${work.dispatchId}-step.${run.status}`, confirmWithinMs: env.WORK_ACK_WAIT_MS * 2 },
-    );
-  }
+  // No `step.completed` / `step.failed` from here: the supervisor announces the step's end as it
+  // records this result (a result the task no longer waits for is ignored, with no event).
   await publishResult(service, {
     kind: work.kind,
     taskId: work.taskId,

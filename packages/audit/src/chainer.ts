@@ -246,8 +246,11 @@ export async function startAuditChainer(service: ServiceContext, options: AuditC
   const consumer = options.consumer ?? AUDIT_CHAINER_CONSUMER;
   await ensureConsumer(jsm, consumer);
   const chainer = new AuditChainer(service.js, jsm, logger, options);
-  const loop = new ConsumerLoop(service.js, { spec: consumer, concurrency: 1, template: "audit.in.{source}", logger }, (msg) =>
-    chainer.handle(msg),
+  // One slot (the chain is appended in order); entries arrive in batches of up to 64 per pull.
+  const loop = new ConsumerLoop(
+    service.js,
+    { spec: consumer, concurrency: 1, pullBatch: 64, template: "audit.in.{source}", logger },
+    (msg) => chainer.handle(msg),
   );
   loop.start();
   logger.info({ stream: spec.name, maxAgeDays }, "audit chainer ready");

@@ -30,6 +30,13 @@ export interface ConsumerLoopOptions {
   /** How long one pull request waits for a message, in ms. Default 5,000. */
   readonly pullExpiresMs?: number;
   /**
+   * Messages one pull request of a slot may bring (handled one after another by that slot), for a
+   * consumer whose handler is quick and that one process may hold work ahead of others — e.g. the
+   * audit chainer: one pull per batch instead of one per message. Default 1 (a replica never holds
+   * work another replica could run).
+   */
+  readonly pullBatch?: number;
+  /**
    * The connection whose reconnects restart idle pulls at once (a pull request sent to a
    * nats-server that then died is never answered: without this, a slot would wait out its
    * `pullExpiresMs` and missed heartbeats first). Default: the JetStream client's own connection.
@@ -126,7 +133,10 @@ export class ConsumerLoop {
       let batch: ConsumerMessages | undefined;
       try {
         consumer ??= await this.#js.consumers.get(spec.stream, spec.durable);
-        batch = await consumer.fetch({ max_messages: 1, expires: this.#options.pullExpiresMs ?? 5_000 });
+        batch = await consumer.fetch({
+          max_messages: Math.max(1, this.#options.pullBatch ?? 1),
+          expires: this.#options.pullExpiresMs ?? 5_000,
+        });
         this.#batches.add(batch);
         this.#idle.add(batch);
         if (this.#stopping) batch.stop();

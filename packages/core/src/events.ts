@@ -45,6 +45,8 @@ export async function publishTaskEvent(
     { ...event, schemaVersion: 1, at: new Date().toISOString() },
     {
       template: agent ? "tasks.events.{taskId}.agent.{agent}" : "tasks.events.{taskId}.task",
+      // Typed (TaskEventInput) and validated by every reader: not parsed again on the way out.
+      validate: false,
       ...(msgId ? { msgId } : {}),
       ...(confirmWithinMs ? { retryForMs: confirmWithinMs } : {}),
     },

@@ -84,6 +84,8 @@ export function isBrokerUnavailable(error: unknown): boolean {
  */
 export class ConnectionWatch {
   #connected: boolean;
+  /** When the connection last came back after a disconnect (ms since the epoch), 0 if never. */
+  #reconnectedAt = 0;
   #upWaiters = new Set<() => void>();
   #downListeners = new Set<() => void>();
 
@@ -106,6 +108,11 @@ export class ConnectionWatch {
   /** True while the connection is up (as far as its status events tell). */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** Milliseconds since the connection last came back after a disconnect (Infinity if it never dropped). */
+  msSinceReconnect(now = Date.now()): number {
+    return this.#reconnectedAt === 0 ? Number.POSITIVE_INFINITY : now - this.#reconnectedAt;
   }
 
   /** Calls `listener` at the next disconnect; returns the function that removes it. */
@@ -139,6 +146,7 @@ export class ConnectionWatch {
   #setConnected(up: boolean): void {
     if (this.#connected === up) return;
     this.#connected = up;
+    if (up) this.#reconnectedAt = Date.now();
     const callbacks = up ? [...this.#upWaiters] : [...this.#downListeners];
     if (up) this.#upWaiters.clear();
     else this.#downListeners.clear();
@@ -147,6 +155,31 @@ export class ConnectionWatch {
 }
 
 const watches = new WeakMap<NatsConnection, ConnectionWatch>();
+
+/** How recently a message must have been stored for {@link isFreshDelivery}, in ms. */
+export const FRESH_DELIVERY_MS = 2_000;
+/** How long after a reconnect no delivery counts as fresh ({@link isFreshDelivery}), in ms. */
+export const RECONNECT_SETTLE_MS = 60_000;
+
+/**
+ * Whether a JetStream delivery can be trusted to be current work without reading task state: its
+ * first delivery, of a message stored at most {@link FRESH_DELIVERY_MS} ago, on a connection that
+ * has not reconnected in the last {@link RECONNECT_SETTLE_MS}. A stale message reaches a consumer
+ * as a first delivery only when a restarted nats-server 2.9 brings back messages that were acked
+ * (their removal was not on disk) — and every connection sees that restart as a reconnect. Work
+ * that waited in its stream for longer, and every redelivery, are checked against task state.
+ */
+export function isFreshDelivery(
+  msg: { readonly info: { readonly deliveryCount: number }; readonly time: Date },
+  nc: NatsConnection,
+): boolean {
+  const now = Date.now();
+  return (
+    msg.info.deliveryCount === 1 &&
+    now - msg.time.getTime() <= FRESH_DELIVERY_MS &&
+    connectionWatch(nc).msSinceReconnect(now) > RECONNECT_SETTLE_MS
+  );
+}
 
 /** The {@link ConnectionWatch} of `nc` (one per connection, started on first use; {@link connectNats} starts it). */
 export function connectionWatch(nc: NatsConnection): ConnectionWatch {

@@ -7,6 +7,7 @@ import { connectionOf, connectionWatch, retryWhileUnavailable } from "./nats.ts"
 import { failSpan, injectTraceHeaders } from "./tracing.ts";
 
 const tracer = trace.getTracer("@baton/core");
+const encoder = new TextEncoder();
 
 /** How long a publish waits for a lost connection to come back before it is sent anyway (and times out), in ms. */
 const CONNECT_WAIT_MS = 10_000;
@@ -28,6 +29,12 @@ export interface PublishOptions {
    * could store the message twice).
    */
   readonly retryForMs?: number;
+  /**
+   * Validate `value` against the schema before sending (default true). False sends it as it is:
+   * only for messages built by typed code in this process whose receivers validate them (each
+   * edge validated once, by its receiver) — e.g. task events, a dozen per task.
+   */
+  readonly validate?: boolean;
 }
 
 /**
@@ -48,7 +55,7 @@ export async function publishMessage<S extends z.ZodType>(
   value: z.input<S>,
   options: PublishOptions = {},
 ): Promise<PubAck> {
-  const data = encodeJson(schema, value);
+  const data = options.validate === false ? encoder.encode(JSON.stringify(value)) : encodeJson(schema, value);
   const template = options.template ?? subject;
   return tracer.startActiveSpan(`send ${template}`, { kind: SpanKind.PRODUCER }, async (span) => {
     span.setAttributes({

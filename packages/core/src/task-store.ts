@@ -52,6 +52,9 @@ export function dispatchStanding(
   return step.attempt >= work.attempt ? "stale" : "unknown";
 }
 
+/** How many tasks' last written state a {@link TaskStore} keeps to skip the read before a write. */
+const RECENT_WRITES = 1_024;
+
 /** Options of {@link TaskStore.open}. */
 export interface TaskStoreOptions {
   /**
@@ -72,6 +75,15 @@ export class TaskStore {
   readonly #kv: KV;
   readonly #nc: NatsConnection;
   readonly #readRetryMs: number;
+  /**
+   * The state this process last wrote per task, with its revision (at most
+   * {@link RECENT_WRITES} tasks, oldest dropped first): {@link update} tries it before reading.
+   * Never trusted without a compare-and-set; like every state handed to `change`, never modified
+   * (the state machine copies before it changes anything).
+   */
+  readonly #written = new Map<string, Versioned>();
+  /** Per task, the end of the chain of updates queued in this process (see {@link update}). */
+  readonly #queues = new Map<string, Promise<void>>();
 
   private constructor(kv: KV, nc: NatsConnection, readRetryMs: number) {
     this.#kv = kv;
@@ -87,8 +99,13 @@ export class TaskStore {
   async create(state: TaskState): Promise<boolean> {
     await this.#connected();
     try {
-      const value = JSON.stringify(TaskState.parse(state));
-      await unlessDisconnected(() => this.#kv.create(state.taskId, value), { what: `create task ${state.taskId}`, nc: this.#nc });
+      const parsed = TaskState.parse(state);
+      const value = JSON.stringify(parsed);
+      const revision = await unlessDisconnected(() => this.#kv.create(state.taskId, value), {
+        what: `create task ${state.taskId}`,
+        nc: this.#nc,
+      });
+      this.#remember(state.taskId, { state: parsed, revision });
       return true;
     } catch (error) {
       if (isWrongSequence(error)) return false;
@@ -120,7 +137,13 @@ export class TaskStore {
 
   /**
    * Read–modify–write with compare-and-set, retried on conflict (up to 20 times).
-   * `change` (sync or async) returns the new value with any payload, or undefined for "no change".
+   * `change` (sync or async) returns the new value with any payload, or undefined for "no change";
+   * it must not modify the state it is given. It is first given the state this process last
+   * wrote for the task, if any (no read: the common case of one supervisor moving its own task
+   * on); when that is stale the compare-and-set fails, or `change` finds nothing to do, and it is
+   * given the state read from the bucket instead. "No change" is only believed of a state read
+   * from the bucket. Updates of one task from this process run one at a time, in call order;
+   * `change` must not itself update the same task (it would wait for itself).
    * @returns the change's payload, or undefined when the task is unknown or unchanged.
    * @throws TransientError when conflicts persist or NATS fails (a write whose reply was lost may
    *   have landed: the caller's retry reads it back, and `change` then sees it).
@@ -129,22 +152,65 @@ export class TaskStore {
     taskId: string,
     change: (current: TaskState) => T | undefined | Promise<T | undefined>,
   ): Promise<T | undefined> {
+    // One update per task at a time in this process: results of a fan-in arriving together are
+    // applied one after another on the state written last, instead of all reading the same
+    // revision and all but one failing their compare-and-set (and reading again).
+    const previous = this.#queues.get(taskId);
+    const run = previous ? previous.then(() => this.#update(taskId, change)) : this.#update(taskId, change);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(taskId, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#queues.get(taskId) === settled) this.#queues.delete(taskId);
+    }
+  }
+
+  async #update<T extends { state: TaskState }>(
+    taskId: string,
+    change: (current: TaskState) => T | undefined | Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    let guess = this.#written.get(taskId);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const current = await this.get(taskId);
+      const current = guess ?? (await this.get(taskId));
+      const read = guess === undefined;
+      guess = undefined;
       if (!current) return undefined;
       const next = await change(current.state);
-      if (!next) return undefined;
+      if (!next) {
+        if (read) return undefined;
+        continue; // decided on what this process wrote last: ask the bucket
+      }
       await this.#connected();
       try {
-        const value = JSON.stringify(TaskState.parse(next.state));
-        await unlessDisconnected(() => this.#kv.update(taskId, value, current.revision), { what: `update task ${taskId}`, nc: this.#nc });
+        // Not parsed again: a state the state machine derived from a parsed one (readers parse).
+        const value = JSON.stringify(next.state);
+        const revision = await unlessDisconnected(() => this.#kv.update(taskId, value, current.revision), {
+          what: `update task ${taskId}`,
+          nc: this.#nc,
+        });
+        this.#remember(taskId, { state: next.state, revision });
         return next;
       } catch (error) {
+        this.#written.delete(taskId);
         if (error instanceof TransientError) throw error;
         if (!isWrongSequence(error)) throw new TransientError(`could not update task ${taskId}`, error);
       }
     }
     throw new TransientError(`task ${taskId}: too many concurrent updates`);
+  }
+
+  #remember(taskId: string, written: Versioned): void {
+    this.#written.delete(taskId); // re-inserted last: the Map's order is the order of writes
+    if (isTaskEnded(written.state)) return; // nothing moves an ended task on: keep memory for running ones
+    this.#written.set(taskId, written);
+    if (this.#written.size > RECENT_WRITES) {
+      const oldest = this.#written.keys().next().value;
+      if (oldest !== undefined) this.#written.delete(oldest);
+    }
   }
 
   /**

@@ -1,5 +1,14 @@
 import { RESULTS_STREAM, SYNTHESIS_STREAM, subjects, type TaskState, WORK_STREAM } from "@baton/contracts";
-import { contextFromCarrier, isTaskEnded, outcomeStored, retryWhileUnavailable, type ServiceContext, type TaskStore } from "@baton/core";
+import {
+  connectionWatch,
+  contextFromCarrier,
+  isTaskEnded,
+  outcomeStored,
+  RECONNECT_SETTLE_MS,
+  retryWhileUnavailable,
+  type ServiceContext,
+  type TaskStore,
+} from "@baton/core";
 import { context } from "@opentelemetry/api";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
@@ -40,8 +49,9 @@ const MAX_DELETES_PER_SUBJECT = 20;
  *
  * Kept: a SIGKILLed nats-server 2.9 can also bring back work-queue messages that were acked
  * (their removal was not on disk, the consumer's ack floor was): they are never delivered again
- * and would stay forever. When a tracked task has ended, and every `leftoverSweepMs` for every
- * task with messages in the work queues, the messages of ended tasks (`completed` / `failed`)
+ * and would stay forever. When a tracked task has ended (if this connection reconnected since the
+ * task began), and every `leftoverSweepMs` for every task with messages in the work queues, the
+ * messages of ended tasks (`completed` / `failed`)
  * are deleted by sequence from BATON_WORK and BATON_SYNTHESIS (the supervisor may delete single
  * messages there; it may not purge). Workers and the synthesizer also ack, without running it,
  * whatever they receive for an ended task.
@@ -76,7 +86,11 @@ export class DispatchWatchdog {
     const { state } = current;
     const log = this.#service.logger.child({ taskId });
     if (isTaskEnded(state)) {
-      await this.#removeLeftovers(state, log);
+      // Leftovers come back only with a restarted nats-server, which this connection saw as a
+      // reconnect: otherwise there is nothing to look for (and the periodic sweep still runs).
+      if (connectionWatch(this.#service.nc).msSinceReconnect() <= Date.now() - Date.parse(state.acceptedAt) + RECONNECT_SETTLE_MS) {
+        await this.#removeLeftovers(state, log);
+      }
       return false;
     }
     if (state.status !== "running" && state.status !== "synthesizing") return false;

@@ -45,8 +45,10 @@ async function applyEffects(effects: TaskEffects, t: Transition, logger: Logger,
   const { state } = t;
   // `step.dispatched` goes out before the work itself, so no client sees a worker's
   // `step.started` ahead of it; every other event follows the publishes it reports.
-  // A decision's event goes out before the dispatch it causes.
-  const early = t.events.filter((e) => e.type === "step.approval_decided" || e.type === "step.dispatched");
+  // A decision's event, and the end of the step whose result this is, go out before the
+  // dispatch they cause; `synthesizing` before the synthesis request (a fast synthesizer's
+  // `completed` would otherwise be stored ahead of it).
+  const early = t.events.filter((e) => EARLY_EVENTS.has(e.type));
   for (const event of early) {
     if (event.type !== "step.dispatched") {
       await publishTaskEvent(js, event, logger);
@@ -110,12 +112,21 @@ async function applyEffects(effects: TaskEffects, t: Transition, logger: Logger,
     });
   }
   for (const event of t.events) {
-    if (event.type === "step.dispatched" || event.type === "step.approval_decided") continue;
+    if (EARLY_EVENTS.has(event.type)) continue;
     // The failure event carries the task's usage, like the outcome.
     const withUsage = event.type === "failed" ? { ...event, usage: taskUsage(state) } : event;
     await publishTaskEvent(js, withUsage, logger);
   }
 }
+
+/** Events published before a transition's work and outcome (in the transition's order). */
+const EARLY_EVENTS: ReadonlySet<string> = new Set([
+  "step.completed",
+  "step.failed",
+  "step.approval_decided",
+  "step.dispatched",
+  "synthesizing",
+]);
 
 /** The task's usage so far: its steps plus its planning. */
 function taskUsage(state: TaskState) {

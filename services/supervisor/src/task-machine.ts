@@ -14,7 +14,7 @@ import {
   UnresolvedReferenceError,
 } from "@baton/contracts";
 import { randomBytes } from "node:crypto";
-import type { TaskEventInput } from "@baton/core";
+import { hasBudget, redactErrorInfo, type TaskEventInput } from "@baton/core";
 import { type ApprovalChange, callDecisions, openApproval, undecidedCalls, workApproval } from "./approvals/gate.ts";
 
 /**
@@ -102,12 +102,23 @@ export function applyResult(state: TaskState, result: StepResult, now: Date, ove
   }
   const status = result.status;
   next.steps[result.stepId] = { ...current, status, outcome: toOutcome(result, status) };
+  // The step's end is announced here, as the result is recorded, before what it causes: only a
+  // result the task still waited for gets an event (none after the task's terminal one).
+  const reported: TaskEventInput[] = [stepEndEvent(result)];
   if (overBudget && result.status === "completed") {
     const error: ErrorInfo = { code: "BUDGET_EXCEEDED", message: `task over budget: ${overBudget}`, retryable: false };
     const approvals = skipWaiting(next);
-    return finish(next, now, [], "failed", error, undefined, approvals);
+    return finish(next, now, reported, "failed", error, undefined, approvals);
   }
-  return advance(next, now, [], []);
+  return advance(next, now, reported, []);
+}
+
+/** `step.completed` or `step.failed` of a recorded result (its error cleared of credentials). */
+function stepEndEvent(result: StepResult): TaskEventInput {
+  const { taskId, stepId, agent, durationMs } = result;
+  if (result.status === "completed") return { type: "step.completed", taskId, stepId, agent, durationMs, usage: result.usage };
+  const error = result.error ?? { code: "STEP_FAILED", message: "the step failed", retryable: false };
+  return { type: "step.failed", taskId, stepId, agent, durationMs, error: redactErrorInfo(error) };
 }
 
 /**
@@ -513,6 +524,7 @@ function buildWork(
     attempt,
     ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
     deadlineAt: state.deadlineAt,
+    budgeted: hasBudget(state),
     ...(step.retry ? { retry: step.retry } : {}),
     ...(approval ? { approval } : {}),
     dispatchedAt: now.toISOString(),

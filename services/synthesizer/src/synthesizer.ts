@@ -1,6 +1,15 @@
 import { SYNTHESIS_CONSUMER } from "@baton/contracts";
 import { AuditTrail } from "@baton/audit";
-import { AgentRegistry, BudgetLedgers, ConsumerLoop, isTaskEnded, type ServiceContext, startService, TaskStore } from "@baton/core";
+import {
+  AgentRegistry,
+  BudgetLedgers,
+  ConsumerLoop,
+  isFreshDelivery,
+  isTaskEnded,
+  type ServiceContext,
+  startService,
+  TaskStore,
+} from "@baton/core";
 import type { JsMsg } from "@nats-io/jetstream";
 import { createChatProvider } from "@baton/llm";
 import { openMemoryStore } from "@baton/memory";
@@ -51,13 +60,15 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
 }
 
 /**
- * True when the request's task (named by the subject `synthesis.<taskId>`) has already ended:
+ * True when the request's task (named by the subject `synthesis.<taskId>`) has already ended
+ * (read only for a delivery that may be stale, {@link isFreshDelivery}):
  * `completed` is written only after its outcome is published, `failed` after the failure's. The
  * request is then acked as it is (logged). An unreadable or unknown task is left to the handler.
  */
 async function ofEndedTask(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<boolean> {
   const taskId = msg.subject.split(".")[1];
-  if (!taskId) return false;
+  // A fresh first delivery is the supervisor's current request (see isFreshDelivery): no read.
+  if (!taskId || isFreshDelivery(msg, service.nc)) return false;
   const current = await store.get(taskId).catch((error: unknown) => {
     service.logger.warn({ err: error, taskId }, "could not read the task before its synthesis; synthesizing");
     return undefined;

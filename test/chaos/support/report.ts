@@ -50,9 +50,9 @@ export interface ChaosCounts {
   /** Worker events (`step.started|retrying|completed|failed`) stored after the task's terminal event (`completed` / `failed`): violations. */
   eventsAfterEnd: number;
   /**
-   * Control-plane events stored after the task's terminal event — the supervisor's `synthesizing`,
-   * published after the synthesis request it reports, loses the race with a fast synthesizer's
-   * `completed` (services/supervisor/src/effects.ts): counted and shown, not a violation here.
+   * Control-plane events stored after the task's terminal event (the supervisor's `synthesizing`
+   * used to lose a race with a fast synthesizer's `completed`; it now goes out before the
+   * synthesis request): counted and shown, not a violation here.
    */
   controlEventsAfterEnd: number;
   /** Log lines of a rejection no code handled (the services' last-resort handler). */

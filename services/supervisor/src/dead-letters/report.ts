@@ -1,5 +1,5 @@
 import { type ErrorInfo, StepResult, StepWork, subjects, TaskRejected, ZERO_USAGE } from "@baton/contracts";
-import { decodeJson, extractTraceContext, type Logger, publishMessage, publishTaskEvent } from "@baton/core";
+import { decodeJson, extractTraceContext, type Logger, publishMessage } from "@baton/core";
 import { context } from "@opentelemetry/api";
 import type { DeadLetterDeps } from "./handler.ts";
 import type { DeadLetter } from "./move.ts";
@@ -19,7 +19,7 @@ export function deadLetteredError(letter: DeadLetter): ErrorInfo {
  * - work: a failed {@link StepResult} (`DEAD_LETTERED`, the work's kind, attempt and dispatch id,
  *   msgId `result-<dispatchId>-dlq`) on `results.<agent>.<taskId>.<stepId>`, so
  *   the supervisor fails the task or goes on according to the plan's failure policy (or records
- *   the compensation as failed and moves on), and for a step a `step.failed` event;
+ *   the compensation as failed and moves on; recording it publishes the step's `step.failed`);
  * - a submission: `tasks.rejected` with `DEAD_LETTERED`;
  * - a synthesis request: the task fails with `DEAD_LETTERED` (`deps.failSynthesis`), so nothing
  *   sends it again and the client gets an outcome;
@@ -47,7 +47,6 @@ async function report(deps: Pick<DeadLetterDeps, "js" | "instanceId" | "failSynt
         return;
       }
       const work = decoded.value;
-      const compensation = work.kind === "compensation";
       const error = deadLetteredError(letter);
       const finishedAt = record.deadLetteredAt;
       const durationMs = Math.max(0, Date.parse(finishedAt) - Date.parse(work.dispatchedAt));
@@ -74,15 +73,8 @@ async function report(deps: Pick<DeadLetterDeps, "js" | "instanceId" | "failSynt
         },
         { msgId: `result-${work.dispatchId}-dlq`, template: "results.{agent}.{taskId}.{stepId}" },
       );
-      // Workers report a step's failure as an event; a compensation's shows in the outcome only.
-      if (!compensation) {
-        await publishTaskEvent(
-          js,
-          { type: "step.failed", taskId: work.taskId, stepId: work.stepId, agent: work.agent, durationMs, error },
-          log,
-          { msgId: `dlq-step-failed-${work.dispatchId}` },
-        );
-      }
+      // The supervisor announces `step.failed` when it records this result (a compensation's
+      // failure shows in the outcome only).
       log.error({ ...hint, attempt: work.attempt, workKind: work.kind }, "step work dead-lettered: failed step result published");
       return;
     }
