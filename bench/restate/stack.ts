@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@baton/core";
 import { type NodeProcess, settle, sleep, spawnNode } from "../lib/stack.ts";
 import { RestateDriver } from "./driver.ts";
 import type { RestateInstall } from "./install.ts";
@@ -49,19 +49,6 @@ export interface RestateStack {
   /** How long the processes took to become quiet after registration, in ms. */
   readonly settledMs: number;
   stop(): Promise<void>;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function httpOk(url: string): Promise<boolean> {

@@ -500,6 +500,31 @@ function dagFault(rng: Rng): { plan: Obj; note: string; pathPrefix: string } {
   }
 }
 
+/**
+ * A category of free text (the goal, a step's instruction or a metadata value) holding one of
+ * `chars` at a random place: each must be refused with the field's path.
+ */
+function badTextCategory(name: string, weight: number, chars: readonly string[], describe: (c: string) => string): Category {
+  return {
+    name,
+    expected: "VALIDATION_FAILED",
+    weight,
+    make: ({ rng, id }) => {
+      const c = rng.pick(chars);
+      const text = insertAt(rng, `text ${rng.string(rng.int(0, 40))}`, c);
+      const where = rng.int(0, 2);
+      const sub =
+        where === 0
+          ? validSubmission(id, { goal: text })
+          : where === 1
+            ? validSubmission(id, { plan: { steps: [evalStep("a", { instruction: text })] } })
+            : validSubmission(id, { metadata: { note: text } });
+      const path = ["goal", "plan.steps.0.instruction", "metadata.note"][where] as string;
+      return { payload: json(sub), pathPrefix: path, note: `${describe(c)} in ${path}` };
+    },
+  };
+}
+
 /** Every category; a corpus starts with one of each (in a seeded order), then draws by weight. */
 const CATEGORIES: readonly Category[] = [
   // -- controls: accepted --------------------------------------------------------------------
@@ -1269,42 +1294,13 @@ const CATEGORIES: readonly Category[] = [
     },
   },
   // -- text ------------------------------------------------------------------------------------
-  {
-    name: "VALIDATION_FAILED: control character in free text",
-    expected: "VALIDATION_FAILED",
-    weight: 10,
-    make: ({ rng, id }) => {
-      const c = rng.pick(CONTROL_CHARS);
-      const text = insertAt(rng, `text ${rng.string(rng.int(0, 40))}`, c);
-      const where = rng.int(0, 2);
-      const sub =
-        where === 0
-          ? validSubmission(id, { goal: text })
-          : where === 1
-            ? validSubmission(id, { plan: { steps: [evalStep("a", { instruction: text })] } })
-            : validSubmission(id, { metadata: { note: text } });
-      const path = ["goal", "plan.steps.0.instruction", "metadata.note"][where] as string;
-      return { payload: json(sub), pathPrefix: path, note: `U+${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")} in ${path}` };
-    },
-  },
-  {
-    name: "VALIDATION_FAILED: unpaired surrogate in free text",
-    expected: "VALIDATION_FAILED",
-    weight: 8,
-    make: ({ rng, id }) => {
-      const s = rng.pick(LONE_SURROGATES);
-      const text = insertAt(rng, `text ${rng.string(rng.int(0, 40))}`, s);
-      const where = rng.int(0, 2);
-      const sub =
-        where === 0
-          ? validSubmission(id, { goal: text })
-          : where === 1
-            ? validSubmission(id, { plan: { steps: [evalStep("a", { instruction: text })] } })
-            : validSubmission(id, { metadata: { note: text } });
-      const path = ["goal", "plan.steps.0.instruction", "metadata.note"][where] as string;
-      return { payload: json(sub), pathPrefix: path, note: `${JSON.stringify(s)} in ${path}` };
-    },
-  },
+  badTextCategory(
+    "VALIDATION_FAILED: control character in free text",
+    10,
+    CONTROL_CHARS,
+    (c) => `U+${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  ),
+  badTextCategory("VALIDATION_FAILED: unpaired surrogate in free text", 8, LONE_SURROGATES, (c) => JSON.stringify(c)),
   {
     name: "VALIDATION_FAILED: raw DEL or C1 control (valid JSON) in the goal",
     expected: "VALIDATION_FAILED",
