@@ -32,6 +32,7 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   service.onShutdown(async () => agents.close());
   const audit = AuditTrail.forService(service, "synthesizer");
   service.onShutdown(() => audit.flush());
+  const inFlight = new Map<string, Promise<void>>();
   const loop = new ConsumerLoop(
     service.js,
     {
@@ -41,10 +42,11 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
       logger: service.logger,
       nc: service.nc,
     },
-    async (msg) => {
-      if (await ofEndedTask(service, store, msg)) return;
-      await handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg);
-    },
+    (msg) =>
+      oneAtATime(inFlight, msg, async (afterAnother) => {
+        if (await ofEndedTask(service, store, msg, afterAnother)) return;
+        await handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg);
+      }),
   );
   loop.start();
   service.onShutdown(() => memory.close());
@@ -60,15 +62,41 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
 }
 
 /**
+ * Runs `handle` for a synthesis request once no other request of the same task is being handled
+ * in this process. Two requests of one task can be delivered together: e.g. after a nats-server
+ * restart the supervisor's replay of a result republishes the request (the stream's
+ * de-duplication window forgets a consumed message), and two concurrent syntheses would publish
+ * the outcome twice to core subscribers (the stream keeps one). The later one waits, then finds
+ * the task ended (`afterAnother` forces the read).
+ */
+async function oneAtATime(
+  inFlight: Map<string, Promise<void>>,
+  msg: JsMsg,
+  handle: (afterAnother: boolean) => Promise<void>,
+): Promise<void> {
+  const taskId = msg.subject.split(".")[1] ?? msg.subject;
+  const earlier = inFlight.get(taskId);
+  const run = (earlier ? earlier.catch(() => undefined) : Promise.resolve()).then(() => handle(earlier !== undefined));
+  const settled = run.catch(() => undefined);
+  inFlight.set(taskId, settled);
+  try {
+    await run;
+  } finally {
+    if (inFlight.get(taskId) === settled) inFlight.delete(taskId);
+  }
+}
+
+/**
  * True when the request's task (named by the subject `synthesis.<taskId>`) has already ended
- * (read only for a delivery that may be stale, {@link isFreshDelivery}):
+ * (read only for a delivery that may be stale, {@link isFreshDelivery}, or one that waited for
+ * another request of its task, `afterAnother`):
  * `completed` is written only after its outcome is published, `failed` after the failure's. The
  * request is then acked as it is (logged). An unreadable or unknown task is left to the handler.
  */
-async function ofEndedTask(service: ServiceContext, store: TaskStore, msg: JsMsg): Promise<boolean> {
+async function ofEndedTask(service: ServiceContext, store: TaskStore, msg: JsMsg, afterAnother: boolean): Promise<boolean> {
   const taskId = msg.subject.split(".")[1];
   // A fresh first delivery is the supervisor's current request (see isFreshDelivery): no read.
-  if (!taskId || isFreshDelivery(msg, service.nc)) return false;
+  if (!taskId || (!afterAnother && isFreshDelivery(msg, service.nc))) return false;
   const current = await store.get(taskId).catch((error: unknown) => {
     service.logger.warn({ err: error, taskId }, "could not read the task before its synthesis; synthesizing");
     return undefined;
