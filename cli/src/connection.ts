@@ -45,3 +45,19 @@ export async function openConnection(url: string, credsFile?: string): Promise<C
     throw natsError(error, url);
   }
 }
+
+/**
+ * Opens a connection to `url` (with `credsFile`), runs `fn` on it, turns NATS errors into
+ * CliErrors (exit 1) and always closes the connection.
+ * @returns what `fn` returns. @throws CliError; whatever else `fn` throws.
+ */
+export async function withConnection<T>(url: string, credsFile: string | undefined, fn: (conn: CliConnection) => Promise<T>): Promise<T> {
+  const conn = await openConnection(url, credsFile);
+  try {
+    return await fn(conn);
+  } catch (error) {
+    throw natsError(error, conn.url);
+  } finally {
+    await conn.close();
+  }
+}

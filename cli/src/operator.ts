@@ -1,6 +1,8 @@
 import { hostname, userInfo } from "node:os";
 import { AuditTrail } from "@baton/audit";
-import type { CliConnection } from "./connection.ts";
+import type { CommandContext } from "./commands/context.ts";
+import { type CliConnection, withConnection } from "./connection.ts";
+import type { ExitCode } from "./exit-codes.ts";
 
 /**
  * Who the person at this CLI says they are: BATON_APPROVER, else `<os user>@<host>`. Recorded
@@ -16,4 +18,9 @@ export function operatorName(): string {
 /** The audit trail of an operator's actions (`audit.in.operator`), as {@link operatorName}. */
 export function operatorTrail(conn: CliConnection): AuditTrail {
   return new AuditTrail(conn.js, { source: "operator", actor: operatorName() });
+}
+
+/** Runs an operator command's `fn` on a connection with the operator's credentials ({@link withConnection}). */
+export function withOperatorConnection(ctx: CommandContext, fn: (conn: CliConnection) => Promise<ExitCode>): Promise<ExitCode> {
+  return withConnection(ctx.natsUrl, ctx.credsFor("operator"), fn);
 }

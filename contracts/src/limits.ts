@@ -147,32 +147,6 @@ export function jsonShapeProblem(value: unknown, maxDepth = MAX_JSON_DEPTH, maxV
   return undefined;
 }
 
-/** The path of the first value nested deeper than `maxDepth` in `value`, or undefined. See {@link walkJson}. */
-export function tooDeepAt(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonPath | undefined {
-  let found: JsonPath | undefined;
-  walkJson(value, (node) => {
-    if (node.value !== null && typeof node.value === "object" && node.depth > maxDepth) {
-      found = jsonPathOf(node);
-      return "stop";
-    }
-    return undefined;
-  });
-  return found;
-}
-
-/** The path of the first own `__proto__` key in `value`, or undefined. See {@link jsonShapeProblem}. */
-export function protoKeyAt(value: unknown): JsonPath | undefined {
-  let found: JsonPath | undefined;
-  walkJson(value, (node) => {
-    if (node.value !== null && typeof node.value === "object" && !Array.isArray(node.value) && Object.hasOwn(node.value, "__proto__")) {
-      found = [...jsonPathOf(node), "__proto__"];
-      return "stop";
-    }
-    return undefined;
-  });
-  return found;
-}
-
 /** `path` as a dotted field path (`plan.steps.0.toolCalls.1.args.a.b`). */
 export function dottedPath(path: JsonPath): string {
   return path.join(".");

@@ -141,33 +141,46 @@ export interface Row {
   utility: number;
 }
 
+/** The counted columns of a {@link Row}. */
+type Counts = Omit<Row, "label">;
+
+/** A row with every count at 0. */
+function emptyRow(label: readonly string[]): Row {
+  return {
+    label,
+    cases: 0,
+    attackerCalls: 0,
+    attackerExecuted: 0,
+    approvalsRequested: 0,
+    attackerDenied: 0,
+    attackerFlagged: 0,
+    blockedUnknownTool: 0,
+    benignPending: 0,
+    benignFlagged: 0,
+    utility: 0,
+  };
+}
+
+/** Adds every count of `more` to `row` (in place). */
+function addCounts(row: Row, more: Counts): void {
+  for (const key of Object.keys(more) as (keyof Counts)[]) row[key] += more[key];
+}
+
 export function addTo(rows: Map<string, Row>, label: readonly string[], outcome: CaseOutcome): void {
   const key = label.join("/");
-  const row =
-    rows.get(key) ??
-    ({
-      label,
-      cases: 0,
-      attackerCalls: 0,
-      attackerExecuted: 0,
-      approvalsRequested: 0,
-      attackerDenied: 0,
-      attackerFlagged: 0,
-      blockedUnknownTool: 0,
-      benignPending: 0,
-      benignFlagged: 0,
-      utility: 0,
-    } satisfies Row);
-  row.cases += 1;
-  row.attackerCalls += outcome.attackerCalls;
-  row.attackerExecuted += outcome.attackerExecuted.length;
-  row.approvalsRequested += outcome.approvalsRequested;
-  row.attackerDenied += outcome.attackerDenied;
-  row.attackerFlagged += outcome.attackerFlagged;
-  row.blockedUnknownTool += outcome.blockedUnknownTool;
-  row.benignPending += outcome.benignPending;
-  row.benignFlagged += outcome.benignFlagged;
-  row.utility += outcome.utility ? 1 : 0;
+  const row = rows.get(key) ?? emptyRow(label);
+  addCounts(row, {
+    cases: 1,
+    attackerCalls: outcome.attackerCalls,
+    attackerExecuted: outcome.attackerExecuted.length,
+    approvalsRequested: outcome.approvalsRequested,
+    attackerDenied: outcome.attackerDenied,
+    attackerFlagged: outcome.attackerFlagged,
+    blockedUnknownTool: outcome.blockedUnknownTool,
+    benignPending: outcome.benignPending,
+    benignFlagged: outcome.benignFlagged,
+    utility: outcome.utility ? 1 : 0,
+  });
   rows.set(key, row);
 }
 
@@ -175,34 +188,8 @@ const pct = (part: number, whole: number) => (whole === 0 ? "–" : `${Math.roun
 
 /** The rows (and their total) as a Markdown table. */
 export function markdownTable(headers: readonly string[], rows: readonly Row[]): string {
-  const total: Row = rows.reduce<Row>(
-    (sum, r) => ({
-      ...sum,
-      cases: sum.cases + r.cases,
-      attackerCalls: sum.attackerCalls + r.attackerCalls,
-      attackerExecuted: sum.attackerExecuted + r.attackerExecuted,
-      approvalsRequested: sum.approvalsRequested + r.approvalsRequested,
-      attackerDenied: sum.attackerDenied + r.attackerDenied,
-      attackerFlagged: sum.attackerFlagged + r.attackerFlagged,
-      blockedUnknownTool: sum.blockedUnknownTool + r.blockedUnknownTool,
-      benignPending: sum.benignPending + r.benignPending,
-      benignFlagged: sum.benignFlagged + r.benignFlagged,
-      utility: sum.utility + r.utility,
-    }),
-    {
-      label: headers.map((_, i) => (i === 0 ? "**total**" : "")),
-      cases: 0,
-      attackerCalls: 0,
-      attackerExecuted: 0,
-      approvalsRequested: 0,
-      attackerDenied: 0,
-      attackerFlagged: 0,
-      blockedUnknownTool: 0,
-      benignPending: 0,
-      benignFlagged: 0,
-      utility: 0,
-    },
-  );
+  const total = emptyRow(headers.map((_, i) => (i === 0 ? "**total**" : "")));
+  for (const { label: _label, ...counts } of rows) addCounts(total, counts);
   const columns = [
     ...headers,
     "cases",

@@ -1,15 +1,14 @@
 import {
   AgentName,
   ApprovalPolicy,
+  jsonShapeProblem,
   MAX_JSON_DEPTH,
   MAX_METADATA_ENTRIES,
   MAX_TOOL_ARGS_BYTES,
   needsApproval,
-  protoKeyAt,
   RESERVED_NAMES,
   TaskSubmission,
   ToolName,
-  tooDeepAt,
 } from "@baton/contracts";
 import { stepLimitMs } from "@baton/agent";
 import { describe, expect, it } from "vitest";
@@ -59,7 +58,7 @@ describe("the submission's limits, enforced by the contract and tested at the bo
       ];
       // As a metadata key: refused by the schema; `__proto__` (which schemas drop silently) before it.
       const metadata = submission({ metadata: JSON.parse(`{${JSON.stringify(name)}: "x"}`) });
-      if (name === "__proto__") expect(protoKeyAt(metadata)).toEqual(["metadata", "__proto__"]);
+      if (name === "__proto__") expect(jsonShapeProblem(metadata)?.path).toEqual(["metadata", "__proto__"]);
       else fields.push(["metadata", metadata]);
       for (const [path, value] of fields) {
         const issues = issuesOf(value);
@@ -92,7 +91,7 @@ describe("the submission's limits, enforced by the contract and tested at the bo
     ]);
     // 100,000 levels (JSON.parse takes them; JSON.stringify would overflow the stack).
     const huge = JSON.parse(`${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`);
-    expect(tooDeepAt(huge)?.length).toBe(MAX_JSON_DEPTH);
+    expect(jsonShapeProblem(huge)?.path.length).toBe(MAX_JSON_DEPTH);
     expect(issuesOf(submission({}, { steps: [step({ toolCalls: [{ tool: "sql_query", args: huge }] })] }))).toHaveLength(1);
   });
 

@@ -1,8 +1,9 @@
 import { type ChainAnchor, readAudit, type StoredAuditRecord, verifyAudit } from "@baton/audit";
 import { AUDIT_STREAM, TaskId } from "@baton/contracts";
-import { CliError, natsError } from "../cli-error.ts";
-import { type CliConnection, openConnection } from "../connection.ts";
+import { CliError } from "../cli-error.ts";
+import type { CliConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
+import { withOperatorConnection } from "../operator.ts";
 import type { CommandContext } from "./context.ts";
 
 /** Options shared by the audit commands. */
@@ -19,7 +20,7 @@ export interface AuditFlags {
  */
 export async function auditListCommand(ctx: CommandContext, taskId: string, flags: AuditFlags = {}): Promise<ExitCode> {
   if (!TaskId.safeParse(taskId).success) throw new CliError(`invalid taskId ${JSON.stringify(taskId)}`, EXIT.invalid);
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const stream = await streamName(conn, flags);
     const records = await readAudit(conn.js, { taskId, stream });
     const { output } = ctx;
@@ -47,7 +48,7 @@ export async function auditListCommand(ctx: CommandContext, taskId: string, flag
  */
 export async function auditVerifyCommand(ctx: CommandContext, flags: AuditFlags & { anchor?: readonly string[] } = {}): Promise<ExitCode> {
   const anchors = (flags.anchor ?? []).map(parseAnchor);
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const stream = await streamName(conn, flags);
     const result = await verifyAudit(conn.js, { stream, anchors });
     const { output } = ctx;
@@ -116,16 +117,4 @@ function recordLine(stored: StoredAuditRecord): string {
     text(d.tool) ? `tool ${text(d.tool)}` : "-",
     status || "-",
   ].join("  ");
-}
-
-/** Opens the connection, runs `fn`, turns NATS errors into CliErrors and always closes. */
-async function withConnection(ctx: CommandContext, fn: (conn: CliConnection) => Promise<ExitCode>): Promise<ExitCode> {
-  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("operator"));
-  try {
-    return await fn(conn);
-  } catch (error) {
-    throw natsError(error, conn.url);
-  } finally {
-    await conn.close();
-  }
 }

@@ -1,9 +1,9 @@
 import { type DeadLetterRecord, DLQ_STREAM, isCarriedHeader, readDeadLetterHeaders } from "@baton/contracts";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
-import { CliError, natsError } from "../cli-error.ts";
-import { type CliConnection, openConnection } from "../connection.ts";
+import { CliError } from "../cli-error.ts";
+import type { CliConnection } from "../connection.ts";
 import { EXIT, type ExitCode } from "../exit-codes.ts";
-import { operatorTrail } from "../operator.ts";
+import { operatorTrail, withOperatorConnection } from "../operator.ts";
 import type { CommandContext } from "./context.ts";
 
 /** One message of BATON_DLQ. `record` is undefined when its `Baton-Dlq-*` headers are missing or invalid. */
@@ -21,7 +21,7 @@ export interface DeadLetterEntry {
  * original stream and subject, task/step and deliveries; `{"kind":"dead_letter",...}` lines with --json.
  */
 export async function dlqListCommand(ctx: CommandContext): Promise<ExitCode> {
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const entries = await readDeadLetters(conn);
     const { output } = ctx;
     for (const entry of entries) {
@@ -37,7 +37,7 @@ export async function dlqListCommand(ctx: CommandContext): Promise<ExitCode> {
 
 /** `baton dlq show <seq>`: the dead letter's metadata and headers, then its payload (pretty JSON when it is JSON). */
 export async function dlqShowCommand(ctx: CommandContext, seq: number): Promise<ExitCode> {
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const entry = await readDeadLetter(conn, seq);
     const { output } = ctx;
     const payload = decodePayload(entry.data);
@@ -91,7 +91,7 @@ export async function dlqReplayCommand(ctx: CommandContext, seq: number | undefi
   if ((seq === undefined) === !flags.all) {
     throw new CliError("give a dead letter's sequence number or --all (not both)", EXIT.invalid);
   }
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const entries = seq === undefined ? await readDeadLetters(conn) : [await readDeadLetter(conn, seq)];
     const { output } = ctx;
     for (const entry of entries) {
@@ -125,7 +125,7 @@ export async function dlqReplayCommand(ctx: CommandContext, seq: number | undefi
  * @throws CliError (exit 2) without --yes.
  */
 export async function dlqPurgeCommand(ctx: CommandContext, flags: { yes?: boolean }): Promise<ExitCode> {
-  return withConnection(ctx, async (conn) => {
+  return withOperatorConnection(ctx, async (conn) => {
     const info = await conn.jsm.streams.info(DLQ_STREAM.name);
     const count = info.state.messages;
     if (!flags.yes) {
@@ -200,17 +200,5 @@ function decodePayload(data: Uint8Array): { payload: unknown } | { payloadText: 
     return { payload: JSON.parse(text) };
   } catch {
     return { payloadText: text };
-  }
-}
-
-/** Opens the connection, runs `fn`, turns NATS errors into CliErrors and always closes. */
-async function withConnection(ctx: CommandContext, fn: (conn: CliConnection) => Promise<ExitCode>): Promise<ExitCode> {
-  const conn = await openConnection(ctx.natsUrl, ctx.credsFor("operator"));
-  try {
-    return await fn(conn);
-  } catch (error) {
-    throw natsError(error, conn.url);
-  } finally {
-    await conn.close();
   }
 }

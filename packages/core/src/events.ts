@@ -12,13 +12,6 @@ export interface TaskEventOptions {
   readonly msgId?: string;
   /** Publish as this agent's worker (`tasks.events.<taskId>.agent.<agent>`); default the control plane's subject. */
   readonly agent?: string;
-  /**
-   * Wait until the stream has stored the event before resolving (an event that must precede
-   * what the caller does next, e.g. a step's `step.completed` before its result), publishing it
-   * again (same `msgId`) while the broker is unavailable, for up to this many ms. Default: do
-   * not wait. Still never rejects: a failure is logged.
-   */
-  readonly confirmWithinMs?: number;
 }
 
 /**
@@ -26,9 +19,8 @@ export interface TaskEventOptions {
  * control plane, on `tasks.events.<taskId>.agent.<agent>` from an agent's worker (`options.agent`).
  * Returns once the event is written to the connection, without waiting for the stream's ack:
  * events from one process keep their order (the client writes publishes in call order), and
- * progress reporting adds no round trip to the work — unless `confirmWithinMs` asks to wait for
- * the stream's ack. A publish the stream does not ack is logged, never rethrown: progress events
- * must not fail work.
+ * progress reporting adds no round trip to the work. A publish the stream does not ack is
+ * logged, never rethrown: progress events must not fail work.
  */
 export async function publishTaskEvent(
   js: JetStreamClient,
@@ -36,9 +28,9 @@ export async function publishTaskEvent(
   logger: Logger,
   options: TaskEventOptions = {},
 ): Promise<void> {
-  const { msgId, agent, confirmWithinMs } = options;
+  const { msgId, agent } = options;
   const subject = agent ? subjects.agentEvents(event.taskId, agent) : subjects.taskEvents(event.taskId);
-  const published = publishMessage(
+  publishMessage(
     js,
     subject,
     TaskEvent,
@@ -48,11 +40,6 @@ export async function publishTaskEvent(
       // Typed (TaskEventInput) and validated by every reader: not parsed again on the way out.
       validate: false,
       ...(msgId ? { msgId } : {}),
-      ...(confirmWithinMs ? { retryForMs: confirmWithinMs } : {}),
     },
-  ).then(
-    () => undefined,
-    (error: unknown) => logger.warn({ err: error, taskId: event.taskId, event: event.type }, "could not publish task event"),
-  );
-  if (confirmWithinMs) await published;
+  ).catch((error: unknown) => logger.warn({ err: error, taskId: event.taskId, event: event.type }, "could not publish task event"));
 }

@@ -42,6 +42,7 @@ export {
   type RetryWhileUnavailableOptions,
   unlessDisconnected,
 } from "./nats.ts";
+export { PerKeyQueue } from "./per-key-queue.ts";
 export {
   type BatonDeployment,
   credentialsIdentity,

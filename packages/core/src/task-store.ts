@@ -2,6 +2,7 @@ import { KV_BUCKETS, TaskState } from "@baton/contracts";
 import { TransientError } from "./errors.ts";
 import { isWrongSequence } from "./kv-cas.ts";
 import { connectionWatch, retryWhileUnavailable, unlessDisconnected } from "./nats.ts";
+import { PerKeyQueue } from "./per-key-queue.ts";
 import { openKv } from "./provision.ts";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -82,8 +83,8 @@ export class TaskStore {
    * (the state machine copies before it changes anything).
    */
   readonly #written = new Map<string, Versioned>();
-  /** Per task, the end of the chain of updates queued in this process (see {@link update}). */
-  readonly #queues = new Map<string, Promise<void>>();
+  /** The updates of each task in this process, one at a time (see {@link update}). */
+  readonly #queue = new PerKeyQueue();
 
   private constructor(kv: KV, nc: NatsConnection, readRetryMs: number) {
     this.#kv = kv;
@@ -155,18 +156,7 @@ export class TaskStore {
     // One update per task at a time in this process: results of a fan-in arriving together are
     // applied one after another on the state written last, instead of all reading the same
     // revision and all but one failing their compare-and-set (and reading again).
-    const previous = this.#queues.get(taskId);
-    const run = previous ? previous.then(() => this.#update(taskId, change)) : this.#update(taskId, change);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(taskId, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#queues.get(taskId) === settled) this.#queues.delete(taskId);
-    }
+    return this.#queue.run(taskId, () => this.#update(taskId, change));
   }
 
   async #update<T extends { state: TaskState }>(

@@ -20,9 +20,9 @@ export interface KvMemoryStoreOptions {
  * (plus a Map of the summaries) fed by one `kv.watch()`: it first replays the last value of
  * every key, then streams each change (PUT → add/replace, DEL/PURGE → discard), so a search
  * costs no per-document round trips. The index is built on the first search or list, not on
- * open. Memory cost: every summary lives in RAM on every process that searches or lists (about
- * 7 KB per summary measured with the example's summaries; digest ≤ 2 KB + keyFacts ≤ 10 KB each —
- * fine for thousands of tasks; MongoDB is the store for more).
+ * open. Memory cost: every summary lives in RAM on every process that searches or lists
+ * (digest ≤ 2,000 characters + keyFacts ≤ 20 × 500 each — fine for thousands of tasks; MongoDB
+ * is the store for more).
  * Freshness: before search/list, one stream-info request reads the bucket's last revision and
  * waits until the watcher has applied it, so any put that completed before the call (from
  * any host) is visible — read-your-writes at the cost of one round trip per search/list.

@@ -6,6 +6,7 @@ import {
   ConsumerLoop,
   isFreshDelivery,
   isTaskEnded,
+  PerKeyQueue,
   type ServiceContext,
   startService,
   TaskStore,
@@ -32,7 +33,7 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
   service.onShutdown(async () => agents.close());
   const audit = AuditTrail.forService(service, "synthesizer");
   service.onShutdown(() => audit.flush());
-  const inFlight = new Map<string, Promise<void>>();
+  const syntheses = new PerKeyQueue();
   const loop = new ConsumerLoop(
     service.js,
     {
@@ -42,8 +43,13 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
       logger: service.logger,
       nc: service.nc,
     },
+    // One synthesis per task at a time: two requests of one task can be delivered together (e.g.
+    // after a nats-server restart the supervisor's replay of a result republishes the request,
+    // the stream's de-duplication window having forgotten the consumed one), and two concurrent
+    // syntheses would publish the outcome twice to core subscribers (the stream keeps one). The
+    // later one waits, then reads the task's state and finds it ended.
     (msg) =>
-      oneAtATime(inFlight, msg, async (afterAnother) => {
+      syntheses.run(msg.subject.split(".")[1] ?? msg.subject, async (afterAnother) => {
         if (await ofEndedTask(service, store, msg, afterAnother)) return;
         await handleSynthesis({ service, store, memory, ledgers, llm, agents, audit }, msg);
       }),
@@ -59,31 +65,6 @@ export async function runSynthesizer(env: SynthesizerEnv): Promise<ServiceContex
     "synthesizer ready",
   );
   return service;
-}
-
-/**
- * Runs `handle` for a synthesis request once no other request of the same task is being handled
- * in this process. Two requests of one task can be delivered together: e.g. after a nats-server
- * restart the supervisor's replay of a result republishes the request (the stream's
- * de-duplication window forgets a consumed message), and two concurrent syntheses would publish
- * the outcome twice to core subscribers (the stream keeps one). The later one waits, then finds
- * the task ended (`afterAnother` forces the read).
- */
-async function oneAtATime(
-  inFlight: Map<string, Promise<void>>,
-  msg: JsMsg,
-  handle: (afterAnother: boolean) => Promise<void>,
-): Promise<void> {
-  const taskId = msg.subject.split(".")[1] ?? msg.subject;
-  const earlier = inFlight.get(taskId);
-  const run = (earlier ? earlier.catch(() => undefined) : Promise.resolve()).then(() => handle(earlier !== undefined));
-  const settled = run.catch(() => undefined);
-  inFlight.set(taskId, settled);
-  try {
-    await run;
-  } finally {
-    if (inFlight.get(taskId) === settled) inFlight.delete(taskId);
-  }
 }
 
 /**
